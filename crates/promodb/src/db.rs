@@ -1,0 +1,206 @@
+//! [`PromoDb`], the embedded database handle.
+
+use std::sync::{Arc, Weak};
+use std::thread;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions};
+
+use crate::builder::PromoDbBuilder;
+use crate::error::{Error, Result};
+use crate::ingest::{LoadReport, Row, RowSink, read_files};
+use crate::query::{PromoSchema, new_session, run_script, script_dataframe};
+use crate::schema::{Table, conform};
+use crate::storage::{StorageConfig, TableSnapshot, TableStore};
+
+/// An embedded promodb database: the canonical promo tables, live appends and SQL.
+///
+/// Cheap to clone (a handle to shared state) and safe to use from many threads at once:
+/// appends from any number of threads run concurrently with queries, a query sees each
+/// append entirely or not at all, and every append that returned before it started.
+#[derive(Clone)]
+pub struct PromoDb {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ctx: SessionContext,
+    stores: Vec<Arc<TableStore>>,
+}
+
+impl std::fmt::Debug for PromoDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PromoDb")
+            .field("session_id", &self.inner.ctx.session_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PromoDb {
+    /// An empty database in memory, with default settings.
+    pub fn in_memory() -> Result<PromoDb> {
+        PromoDbBuilder::default().in_memory()
+    }
+
+    /// A builder to choose settings.
+    pub fn builder() -> PromoDbBuilder {
+        PromoDbBuilder::default()
+    }
+
+    pub(crate) fn from_builder(builder: PromoDbBuilder) -> Result<PromoDb> {
+        let stores: Vec<Arc<TableStore>> = Table::ALL
+            .iter()
+            .map(|t| Arc::new(TableStore::new(*t, builder.storage.clone())))
+            .collect();
+        let ctx = new_session(builder.target_partitions);
+        let catalog = ctx
+            .catalog("datafusion")
+            .ok_or_else(|| Error::Internal("the default catalog is missing".to_string()))?;
+        catalog
+            .register_schema("public", Arc::new(PromoSchema::new(stores.clone())))
+            .map_err(Error::from)?;
+        let inner = Arc::new(Inner { ctx, stores });
+        spawn_sealer(Arc::downgrade(&inner), &builder.storage);
+        Ok(PromoDb { inner })
+    }
+
+    fn store(&self, table: &str) -> Result<&Arc<TableStore>> {
+        let table: Table = table.parse()?;
+        Ok(&self.inner.stores[table as usize])
+    }
+
+    /// Appends one batch to a canonical table, after converting it to the canonical schema
+    /// (see [`conform`]). Returns the rows appended. On error nothing is stored.
+    pub fn append(&self, table: &str, batch: RecordBatch) -> Result<usize> {
+        self.append_all(table, std::slice::from_ref(&batch))
+    }
+
+    /// Appends several batches atomically: every batch is checked first, and a query sees
+    /// all of them or none. Returns the rows appended. On error nothing is stored.
+    pub fn append_all(&self, table: &str, batches: &[RecordBatch]) -> Result<usize> {
+        let store = self.store(table)?;
+        let conformed: Vec<RecordBatch> = batches
+            .iter()
+            .map(|b| conform(store.table(), b))
+            .collect::<Result<_>>()?;
+        let rows = conformed.iter().map(RecordBatch::num_rows).sum();
+        store.append(conformed)?;
+        Ok(rows)
+    }
+
+    /// Pushes one typed row ([`crate::ingest::Order`], [`crate::ingest::UserEvent`], ...).
+    /// Rows are batched for you; a query that starts after this returns sees the row.
+    pub fn push<R: Row>(&self, row: R) -> Result<()> {
+        let store = &self.inner.stores[R::TABLE as usize];
+        store.push_row(|columns| row.write(&mut RowSink::new(columns)))
+    }
+
+    /// Pushes typed rows one after the other; returns how many.
+    pub fn push_all<R: Row>(&self, rows: impl IntoIterator<Item = R>) -> Result<usize> {
+        let mut count = 0;
+        for row in rows {
+            self.push(row)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Loads files into a canonical table: `location` is a `.parquet`, `.csv` (with a
+    /// header) or `.jsonl` file, a directory of them (read recursively), or a glob. Every
+    /// file is read and checked before anything is stored: a bad file stores nothing.
+    pub fn load(&self, table: &str, location: &str) -> Result<LoadReport> {
+        let store = self.store(table)?;
+        let files = read_files(location, store.table())?;
+        let mut conformed = Vec::new();
+        for (path, batches) in &files {
+            let mut first_row = 0;
+            for batch in batches {
+                let batch =
+                    conform(store.table(), batch).map_err(|e| e.in_file(path, first_row))?;
+                first_row += batch.num_rows();
+                conformed.push(batch);
+            }
+        }
+        let rows = conformed.iter().map(RecordBatch::num_rows).sum();
+        store.append(conformed)?;
+        Ok(LoadReport {
+            table: store.table().name().to_string(),
+            files: files.len(),
+            rows,
+        })
+    }
+
+    /// Runs one or more SQL statements (separated by `;`) and returns the rows of the last.
+    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        run_script(&self.inner.ctx, sql).await
+    }
+
+    /// Runs every statement of `sql` but the last, and returns the last as a DataFusion
+    /// [`DataFrame`] to compose further.
+    pub async fn dataframe(&self, sql: &str) -> Result<DataFrame> {
+        script_dataframe(&self.inner.ctx, sql).await
+    }
+
+    /// Registers Parquet files (a file, a directory or a glob) as an ad-hoc table `name`,
+    /// read in place and not checked against the canonical schema.
+    pub async fn register_parquet(&self, name: &str, location: &str) -> Result<()> {
+        self.inner
+            .ctx
+            .register_parquet(name, location, ParquetReadOptions::default())
+            .await?;
+        Ok(())
+    }
+
+    /// Registers CSV files with a header line (a file, a directory or a glob) as an ad-hoc
+    /// table `name`, read in place with inferred types.
+    pub async fn register_csv(&self, name: &str, location: &str) -> Result<()> {
+        self.inner
+            .ctx
+            .register_csv(name, location, CsvReadOptions::new())
+            .await?;
+        Ok(())
+    }
+
+    /// The current snapshot of a canonical table.
+    pub fn snapshot(&self, table: &str) -> Result<Arc<TableSnapshot>> {
+        self.store(table)?.snapshot()
+    }
+
+    /// Rows in a canonical table now.
+    pub fn row_count(&self, table: &str) -> Result<usize> {
+        Ok(self.snapshot(table)?.num_rows())
+    }
+
+    /// Rows pushed into a table's open buffer and not yet sealed into a segment (they
+    /// are sealed by size, by age, and whenever a query reads the table).
+    pub fn pending_rows(&self, table: &str) -> Result<usize> {
+        Ok(self.store(table)?.pending_rows())
+    }
+
+    /// The DataFusion session behind [`PromoDb::sql`], to register functions or tables of
+    /// your own.
+    pub fn session(&self) -> &SessionContext {
+        &self.inner.ctx
+    }
+}
+
+/// Seals open buffers that are older than the seal interval, until the database is dropped.
+fn spawn_sealer(inner: Weak<Inner>, config: &StorageConfig) {
+    let tick = (config.seal_interval / 2).max(std::time::Duration::from_millis(1));
+    let spawned = thread::Builder::new()
+        .name("promodb-sealer".to_string())
+        .spawn(move || {
+            loop {
+                thread::sleep(tick);
+                let Some(inner) = inner.upgrade() else { return };
+                for store in &inner.stores {
+                    // An error here means a broken invariant; the next query reports it.
+                    let _ = store.seal_if_stale();
+                }
+            }
+        });
+    // Without the thread, pushed rows are still sealed by size and by every query.
+    drop(spawned);
+}

@@ -1,0 +1,14 @@
+//! SQL over the canonical tables: one DataFusion `SessionContext` per database, a
+//! [`TableProvider`](datafusion::catalog::TableProvider) per table that scans a snapshot
+//! with time-range pruning, and a runner for scripts of several statements.
+
+mod catalog;
+mod provider;
+mod session;
+mod time_range;
+
+pub(crate) use catalog::PromoSchema;
+pub use provider::PromoTable;
+pub use session::{ScriptStatement, split_statements};
+pub(crate) use session::{new_session, run_script, script_dataframe};
+pub use time_range::TimeRange;

@@ -1,0 +1,122 @@
+//! The `TableProvider` of a canonical table: scans one snapshot, skipping the segments
+//! that the query's `ts` filters rule out.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::time_range::TimeRange;
+use crate::storage::{Segment, TableStore};
+
+/// A canonical table as DataFusion sees it.
+///
+/// Each scan takes the table's current snapshot (so a query sees every append that
+/// returned before it and none half), keeps only the segments whose `[min ts, max ts]`
+/// meets the range the filters allow, and spreads them over the session's partitions.
+/// Filters are reported `Inexact`: DataFusion still applies them row by row.
+pub struct PromoTable {
+    store: Arc<TableStore>,
+    schema: SchemaRef,
+}
+
+impl fmt::Debug for PromoTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PromoTable")
+            .field("table", &self.store.table())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PromoTable {
+    /// A provider with the given schema: the table's schema when it was registered. The
+    /// schema only ever grows at the end (user columns), so later snapshots are cut to it.
+    pub(crate) fn new(store: Arc<TableStore>, schema: SchemaRef) -> Self {
+        PromoTable { store, schema }
+    }
+
+    fn batch_for_schema(&self, segment: &Segment) -> DfResult<RecordBatch> {
+        let batch = segment.batch();
+        if batch.num_columns() == self.schema.fields().len() {
+            return Ok(batch.clone());
+        }
+        let prefix: Vec<usize> = (0..self.schema.fields().len()).collect();
+        Ok(batch.project(&prefix)?)
+    }
+}
+
+#[async_trait]
+impl TableProvider for PromoTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let snapshot = self
+            .store
+            .snapshot()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let def = self.store.table().def();
+        let range = match def.time_column() {
+            Some(index) => TimeRange::from_filters(def.columns[index].name, filters),
+            None => TimeRange::ALL,
+        };
+        let kept: Vec<&Arc<Segment>> = snapshot
+            .segments()
+            .iter()
+            .filter(|s| !range.is_empty() && s.overlaps(range.lo, range.hi))
+            .collect();
+
+        let partitions = state
+            .config()
+            .target_partitions()
+            .max(1)
+            .min(kept.len().max(1));
+        let mut groups: Vec<Vec<RecordBatch>> = vec![Vec::new(); partitions];
+        let mut rows = vec![0usize; partitions];
+        for segment in kept {
+            // Least-loaded partition first, so partitions finish together.
+            let (target, _) = rows
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, r)| **r)
+                .expect("at least one partition");
+            rows[target] += segment.num_rows();
+            groups[target].push(self.batch_for_schema(segment)?);
+        }
+
+        let mut source =
+            MemorySourceConfig::try_new(&groups, Arc::clone(&self.schema), projection.cloned())?;
+        // A limit may only cut the scan when no filter still has to drop rows after it.
+        if filters.is_empty() {
+            source = source.with_limit(limit);
+        }
+        Ok(DataSourceExec::from_data_source(source))
+    }
+}

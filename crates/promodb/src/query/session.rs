@@ -1,0 +1,105 @@
+//! The DataFusion session of a database, and running scripts of several statements.
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::sql::parser::DFParser;
+
+use crate::error::{Error, Result};
+use crate::schema::Table;
+
+/// A session with promodb's settings: UTC as the SQL time zone (so `now()` and timestamp
+/// literals compare with `ts` without surprises), `information_schema` on, and the given
+/// number of partitions.
+pub(crate) fn new_session(target_partitions: usize) -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(target_partitions)
+        .set_str("datafusion.execution.time_zone", "UTC");
+    SessionContext::new_with_config(config)
+}
+
+/// Runs every statement of `sql` in order and returns the rows of the last one.
+pub(crate) async fn run_script(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    Ok(script_dataframe(ctx, sql).await?.collect().await?)
+}
+
+/// Runs every statement of `sql` but the last, and returns the last one as a DataFrame
+/// for further composition.
+pub(crate) async fn script_dataframe(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
+    let mut statements = DFParser::parse_sql(sql)?;
+    let last = statements
+        .pop_back()
+        .ok_or_else(|| Error::Sql("no SQL statement was given".to_string()))?;
+    for statement in statements {
+        let plan = ctx.state().statement_to_plan(statement).await?;
+        refuse_canonical_ddl(&plan)?;
+        ctx.execute_logical_plan(plan).await?.collect().await?;
+    }
+    let plan = ctx.state().statement_to_plan(last).await?;
+    refuse_canonical_ddl(&plan)?;
+    Ok(ctx.execute_logical_plan(plan).await?)
+}
+
+/// Canonical tables belong to the database: DDL may not drop or replace them (DataFusion
+/// would report a confusing "doesn't exist", or with `IF EXISTS` silently do nothing).
+fn refuse_canonical_ddl(plan: &LogicalPlan) -> Result<()> {
+    let LogicalPlan::Ddl(ddl) = plan else {
+        return Ok(());
+    };
+    let name = match ddl {
+        DdlStatement::DropTable(drop) => &drop.name,
+        DdlStatement::DropView(drop) => &drop.name,
+        DdlStatement::CreateMemoryTable(create) => &create.name,
+        DdlStatement::CreateView(create) => &create.name,
+        DdlStatement::CreateExternalTable(create) => &create.name,
+        _ => return Ok(()),
+    };
+    match name.table().parse::<Table>() {
+        Ok(table) if table.name() == name.table() => Err(Error::Sql(format!(
+            "'{table}' is a canonical promodb table: it cannot be dropped or replaced"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// One statement of a script, as text, for callers that run statements one at a time
+/// (the CLI's `--timing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptStatement {
+    sql: String,
+    is_query: bool,
+}
+
+impl ScriptStatement {
+    /// The statement's SQL.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// Whether it only reads (a `SELECT`, `WITH`, `VALUES` or `EXPLAIN`), so running it
+    /// again changes nothing.
+    pub fn is_query(&self) -> bool {
+        self.is_query
+    }
+}
+
+/// Splits a script into its statements.
+pub fn split_statements(sql: &str) -> Result<Vec<ScriptStatement>> {
+    use datafusion::sql::parser::Statement as DfStatement;
+    use datafusion::sql::sqlparser::ast::Statement;
+    Ok(DFParser::parse_sql(sql)?
+        .into_iter()
+        .map(|statement| {
+            let is_query = matches!(
+                &statement,
+                DfStatement::Statement(s) if matches!(s.as_ref(), Statement::Query(_))
+            ) || matches!(statement, DfStatement::Explain(_));
+            ScriptStatement {
+                sql: statement.to_string(),
+                is_query,
+            }
+        })
+        .collect())
+}

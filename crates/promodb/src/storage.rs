@@ -1,0 +1,21 @@
+//! In-memory storage of the canonical tables.
+//!
+//! Each table is a list of immutable [`Segment`]s published as one [`TableSnapshot`]
+//! behind an `Arc` swap. Writers build the next snapshot under the table's write lock and
+//! publish it in one pointer swap; readers clone the current `Arc` and never wait for
+//! writers, never copy a mutable builder, and see each append entirely or not at all.
+//!
+//! Rows pushed one at a time collect in a small open buffer (Arrow builders) that is
+//! sealed into a segment when it holds `seal_rows` rows, when it is older than
+//! `seal_interval`, or when a query starts (so a query sees every push that returned
+//! before it: read your writes). Small segments at the tail are merged, so that queries
+//! do not drown in tiny batches.
+
+mod open_buffer;
+mod segment;
+mod table_store;
+
+pub(crate) use open_buffer::ColumnBuilder;
+pub use segment::Segment;
+pub(crate) use table_store::TableStore;
+pub use table_store::{StorageConfig, TableSnapshot};
