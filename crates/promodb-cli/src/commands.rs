@@ -1,0 +1,28 @@
+//! The subcommands of `promodb`.
+
+mod sql;
+
+use clap::{Parser, Subcommand};
+
+/// promodb: an embedded analytics engine for e-commerce promotions.
+///
+/// Load promo facts (orders, user_events, payments, refunds, ad_spend, inventory,
+/// tickets, shipments, skus) from Parquet, CSV or JSON-lines files into the canonical
+/// tables, and query them with SQL (DataFusion's dialect; the session time zone is UTC).
+#[derive(Debug, Parser)]
+#[command(name = "promodb", version, about, long_about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Sql(sql::SqlArgs),
+}
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Sql(args) => sql::run(args),
+    }
+}

@@ -1,0 +1,211 @@
+//! The `promodb` binary, run as scripts run it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(relative: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/fixtures")
+        .join(relative)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn promodb(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_promodb"))
+        .args(args)
+        .output()
+        .expect("run promodb")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("utf-8 stderr")
+}
+
+#[test]
+fn help_explains_the_sql_command() {
+    let output = promodb(&["--help"]);
+    assert!(output.status.success());
+    assert!(stdout(&output).contains("sql"), "{}", stdout(&output));
+    let output = promodb(&["sql", "--help"]);
+    let help = stdout(&output);
+    for flag in ["--load", "--format", "--file", "TABLE=PATH", "RFC 3339"] {
+        assert!(help.contains(flag), "missing {flag} in:\n{help}");
+    }
+}
+
+#[test]
+fn csv_output_keeps_decimal_scale_utc_timestamps_and_empty_nulls() {
+    let load = format!("orders={}", fixture("small/orders.csv"));
+    let output = promodb(&[
+        "sql",
+        "--load",
+        &load,
+        "--format",
+        "csv",
+        "SELECT order_id, ts, amount, channel, qty * 1.5 AS x FROM orders \
+         WHERE order_id IN (1001, 1005) ORDER BY order_id",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "order_id,ts,amount,channel,x\n\
+         1001,2026-11-11T00:00:05Z,499.00,live_stream,1.5\n\
+         1005,2026-11-11T00:02:30Z,120.00,,4.5\n"
+    );
+}
+
+#[test]
+fn several_loads_several_statements_and_a_query_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("q.sql");
+    std::fs::write(
+        &script,
+        "CREATE VIEW paid AS SELECT order_id FROM payments WHERE status = 'success';\n\
+         SELECT count(DISTINCT o.order_id) AS paid_orders, sum(o.amount) AS gmv\n\
+         FROM orders o JOIN paid p USING (order_id);\n",
+    )
+    .unwrap();
+    let orders = format!("orders={}", fixture("small/orders.csv"));
+    let payments = format!("payments={}", fixture("small/payments.csv"));
+    let output = promodb(&[
+        "sql",
+        "--load",
+        &orders,
+        "--load",
+        &payments,
+        "--format",
+        "csv",
+        "--file",
+        script.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "paid_orders,gmv\n7,2861.60\n");
+}
+
+#[test]
+fn table_and_json_formats() {
+    let load = format!("skus={}", fixture("small/skus.csv"));
+    let sql = "SELECT sku_id, list_price FROM skus WHERE sku_id IN (4, 5) ORDER BY sku_id";
+    let output = promodb(&["sql", "--load", &load, sql]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim(),
+        "+--------+------------+\n\
+         | sku_id | list_price |\n\
+         +--------+------------+\n\
+         | 4      | 199.00     |\n\
+         | 5      |            |\n\
+         +--------+------------+"
+    );
+    let output = promodb(&["sql", "--load", &load, "--format", "json", sql]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("\"sku_id\":4") && lines[0].contains("199.00"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("\"sku_id\":5"), "{}", lines[1]);
+}
+
+#[test]
+fn timing_prints_one_line_per_statement_on_stderr() {
+    let load = format!("orders={}", fixture("small/orders.csv"));
+    let output = promodb(&[
+        "sql",
+        "--load",
+        &load,
+        "--timing",
+        "--repeat",
+        "3",
+        "--format",
+        "csv",
+        "CREATE VIEW v AS SELECT * FROM orders; SELECT count(*) AS n FROM v",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "n\n8\n");
+    let timings: Vec<String> = stderr(&output).lines().map(str::to_string).collect();
+    assert_eq!(timings.len(), 2, "{timings:?}");
+    for line in &timings {
+        let ms = line
+            .strip_prefix("time: ")
+            .and_then(|rest| rest.strip_suffix(" ms"))
+            .unwrap_or_else(|| panic!("bad timing line {line:?}"));
+        assert!(ms.parse::<f64>().is_ok(), "{line}");
+    }
+}
+
+#[test]
+fn every_error_is_one_line_on_stderr_and_a_failure_status() {
+    let good = format!("orders={}", fixture("small/orders.csv"));
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["sql".into(), "SELEC 1".into()], "sql"),
+        (
+            vec![
+                "sql".into(),
+                "--load".into(),
+                good.clone(),
+                "SELECT * FROM nowhere".into(),
+            ],
+            "nowhere",
+        ),
+        (
+            vec![
+                "sql".into(),
+                "--load".into(),
+                format!("order={}", fixture("small/orders.csv")),
+                "SELECT 1".into(),
+            ],
+            "unknown table 'order'",
+        ),
+        (
+            vec![
+                "sql".into(),
+                "--load".into(),
+                format!("orders={}", fixture("bad/orders_corrupt.parquet")),
+                "SELECT 1".into(),
+            ],
+            "orders_corrupt.parquet",
+        ),
+        (
+            vec![
+                "sql".into(),
+                "--load".into(),
+                format!("orders={}", fixture("bad/orders_bad_ts.csv")),
+                "SELECT 1".into(),
+            ],
+            "'yesterday' is not a timestamp",
+        ),
+        (
+            vec![
+                "sql".into(),
+                "--load".into(),
+                "orders".into(),
+                "SELECT 1".into(),
+            ],
+            "TABLE=PATH",
+        ),
+        (vec!["sql".into()], "no SQL given"),
+        (
+            vec!["sql".into(), "--file".into(), "/no/such/query.sql".into()],
+            "/no/such/query.sql",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = promodb(&args);
+        let err = stderr(&output);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line:\n{err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(stdout(&output).is_empty(), "{args:?} printed a result");
+    }
+}
