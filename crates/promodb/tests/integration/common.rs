@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use promodb::PromoDb;
+use promodb::arrow::array::RecordBatch;
+use promodb::arrow::util::pretty::pretty_format_batches;
+use promodb::schema::Table;
+
+/// `testdata/` at the workspace root.
+pub(crate) fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+/// A path under `testdata/fixtures/`, as a string for `PromoDb::load`.
+pub(crate) fn fixture(relative: &str) -> String {
+    testdata()
+        .join("fixtures")
+        .join(relative)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A database with every table of the small fixture loaded.
+pub(crate) fn small_promo() -> PromoDb {
+    let db = PromoDb::in_memory().expect("in-memory database");
+    for table in Table::ALL {
+        db.load(
+            table.name(),
+            &fixture(&format!("small/{}.csv", table.name())),
+        )
+        .unwrap_or_else(|e| panic!("loading {table}: {e}"));
+    }
+    db
+}
+
+/// Runs `sql` on a fresh current-thread runtime and returns the batches.
+pub(crate) fn query(db: &PromoDb, sql: &str) -> promodb::Result<Vec<RecordBatch>> {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(db.sql(sql))
+}
+
+/// The result as an ASCII table, for readable assertions.
+pub(crate) fn table(batches: &[RecordBatch]) -> String {
+    pretty_format_batches(batches).expect("format").to_string()
+}
+
+/// Asserts two multi-line texts are equal, printing both on failure.
+#[track_caller]
+pub(crate) fn assert_text_eq(expected: &str, actual: &str) {
+    let expected = expected.trim();
+    let actual = actual.trim();
+    assert!(
+        expected == actual,
+        "\n--- expected\n{expected}\n--- got\n{actual}\n"
+    );
+}

@@ -1,0 +1,10 @@
+//! The integration tests of promodb, one binary (DataFusion links slowly: one link, not ten).
+
+mod common;
+
+mod bad_input;
+mod concurrency;
+mod loading;
+mod pruning;
+mod rows;
+mod slt;
