@@ -55,6 +55,7 @@ impl PromoDb {
             .map(|t| Arc::new(TableStore::new(*t, builder.storage.clone())))
             .collect();
         let ctx = new_session(builder.target_partitions);
+        crate::functions::register_all(&ctx);
         let catalog = ctx
             .catalog("datafusion")
             .ok_or_else(|| Error::Internal("the default catalog is missing".to_string()))?;

@@ -40,6 +40,7 @@
 mod builder;
 mod db;
 mod error;
+pub mod functions;
 pub mod ingest;
 pub mod query;
 pub mod schema;

@@ -4,6 +4,7 @@ mod common;
 
 mod bad_input;
 mod concurrency;
+mod funnel_golden;
 mod loading;
 mod pruning;
 mod rows;

@@ -1,0 +1,48 @@
+//! promodb's SQL functions, registered in every database: one file per function
+//! (DataFusion `functions-aggregate` style).
+
+mod funnel_args;
+mod funnel_scan;
+mod retention;
+mod window_funnel;
+
+use std::sync::Arc;
+
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::AggregateUDF;
+
+pub use retention::{Retention, retention_udaf};
+pub use window_funnel::{WindowFunnel, window_funnel_times_udaf, window_funnel_udaf};
+
+/// Every aggregate function promodb adds to SQL.
+pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    vec![
+        window_funnel_udaf(),
+        window_funnel_times_udaf(),
+        retention_udaf(),
+    ]
+}
+
+/// Registers every promodb function in `ctx`.
+pub fn register_all(ctx: &SessionContext) {
+    for udaf in all_aggregate_functions() {
+        ctx.register_udaf(udaf.as_ref().clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_no_duplicate_name() {
+        let mut names: Vec<String> = all_aggregate_functions()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count);
+    }
+}

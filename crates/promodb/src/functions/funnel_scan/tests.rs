@@ -1,0 +1,159 @@
+//! The worked examples of METRICS.md (all produced by ClickHouse 26.9).
+
+use super::*;
+
+const A: u32 = 1;
+const B: u32 = 2;
+const C: u32 = 4;
+const D: u32 = 8; // not a step: noise for a 3-step funnel
+const BIG: i64 = 1_000_000;
+
+fn level(modes: &str, window: i64, steps: usize, rows: &[(i64, u32)]) -> usize {
+    let spec = FunnelSpec {
+        window,
+        steps,
+        modes: FunnelModes::parse(modes).unwrap(),
+    };
+    let rows: Vec<FunnelRow> = rows
+        .iter()
+        .map(|&(ts, mask)| FunnelRow {
+            ts,
+            mask: mask & ((1u64 << steps) - 1) as u32,
+        })
+        .collect();
+    let with_times = spec.scan(&rows, true);
+    assert_eq!(
+        with_times.times.len(),
+        with_times.level,
+        "times follow the level"
+    );
+    let level = spec.scan(&rows, false).level;
+    assert_eq!(level, with_times.level);
+    level
+}
+
+/// `A B C ...` at times 0, 1, 2, ...
+fn seq(masks: &[u32]) -> Vec<(i64, u32)> {
+    masks
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i as i64, *m))
+        .collect()
+}
+
+#[test]
+fn default_mode() {
+    assert_eq!(level("", 10, 2, &[(0, A), (10, B)]), 2);
+    assert_eq!(level("", 10, 2, &[(0, A), (11, B)]), 1);
+    assert_eq!(level("", 10, 3, &[(0, A), (6, B), (12, C)]), 2);
+    assert_eq!(
+        level("", 10, 3, &[(0, A), (6, B), (8, A), (12, B), (15, C)]),
+        3
+    );
+    assert_eq!(level("", 10, 3, &[(0, A), (5, B), (7, A), (9, C)]), 3);
+    assert_eq!(level("", 10, 3, &[(0, A | B | C)]), 3);
+    // Ties are ordered by step, whatever the arrival order.
+    assert_eq!(level("", 10, 2, &[(5, B), (5, A)]), 2);
+    assert_eq!(level("", 0, 2, &[(5, A), (5, B)]), 2);
+    assert_eq!(level("", 0, 2, &[(5, A), (6, B)]), 1);
+}
+
+#[test]
+fn strict_deduplication() {
+    assert_eq!(
+        level("strict_deduplication", BIG, 3, &seq(&[A, B, B, C])),
+        2
+    );
+    assert_eq!(
+        level("strict_deduplication", BIG, 3, &seq(&[A, A, B, C])),
+        3
+    );
+    assert_eq!(
+        level(
+            "strict_deduplication",
+            10,
+            3,
+            &[(0, A), (1, B), (50, B), (51, C)]
+        ),
+        2
+    );
+}
+
+#[test]
+fn strict_order() {
+    assert_eq!(level("strict_order", BIG, 3, &seq(&[A, D, B, C])), 1);
+    assert_eq!(level("strict_order", BIG, 3, &seq(&[A, B, D, C])), 2);
+    assert_eq!(level("strict_order", BIG, 3, &seq(&[A, A, B, B, C, C])), 3);
+    assert_eq!(level("strict_order", BIG, 3, &seq(&[A, C, B])), 1);
+    assert_eq!(level("strict_order", BIG, 3, &seq(&[D, A, B, C])), 3);
+    assert_eq!(
+        level("strict_order", BIG, 3, &[(1, A), (2, B), (2, D), (3, C)]),
+        1
+    );
+}
+
+#[test]
+fn strict_increase_and_strict_once() {
+    assert_eq!(level("strict_increase", 10, 2, &[(5, A), (5, B)]), 1);
+    assert_eq!(
+        level("strict_increase", 10, 2, &[(1, A), (2, A), (2, B)]),
+        1
+    );
+    assert_eq!(
+        level(
+            "strict_increase,strict_once",
+            10,
+            2,
+            &[(1, A), (2, A), (2, B)]
+        ),
+        2
+    );
+    assert_eq!(level("strict_once", 10, 3, &[(0, A | B | C)]), 1);
+    // One row per step: X@100 X@200 with steps X, X.
+    assert_eq!(
+        level("strict_once", 50, 2, &[(100, A | B), (200, A | B)]),
+        1
+    );
+    assert_eq!(level("", 50, 2, &[(100, A | B), (200, A | B)]), 2);
+    // The PostHog shape: O@1 P@10 P@10 P@11 with steps O, P, P.
+    let posthog = [(1, A), (10, B | C), (10, B | C), (11, B | C)];
+    assert_eq!(level("strict_once", 100, 3, &posthog), 3);
+    assert_eq!(level("strict_increase", 100, 3, &posthog), 2);
+}
+
+#[test]
+fn allow_reentry() {
+    assert_eq!(
+        level("strict_order,allow_reentry", BIG, 3, &seq(&[A, C, B])),
+        2
+    );
+    assert_eq!(
+        level("strict_order,allow_reentry", BIG, 3, &seq(&[A, D, B, C])),
+        1
+    );
+}
+
+#[test]
+fn modes_parse_and_reject_what_clickhouse_rejects() {
+    assert!(FunnelModes::parse("strict_order, strict_once").is_ok());
+    assert!(FunnelModes::parse("").is_ok());
+    for bad in [
+        "strict",
+        "allow_reentry",
+        "strict_deduplication,allow_reentry",
+        "fast",
+    ] {
+        assert!(FunnelModes::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn the_winning_chain_times_match_the_level() {
+    let spec = FunnelSpec {
+        window: 10,
+        steps: 3,
+        modes: FunnelModes::default(),
+    };
+    let rows = [(0, A), (6, B), (8, A), (12, B), (15, C)].map(|(ts, mask)| FunnelRow { ts, mask });
+    assert_eq!(spec.scan(&rows, true).times, vec![8, 12, 15]);
+}

@@ -1,0 +1,241 @@
+//! `retention(cond1, ..., condN)`: ClickHouse `retention` semantics.
+//!
+//! Returns a list of N integers 0/1: `r[1] = any(cond1)`, `r[i] = any(cond1) AND
+//! any(cond_i)` for i > 1. No order, no time: the conditions may hold on different rows.
+//! As in ClickHouse, a row with NULL in any condition is skipped entirely (so a NULL counts
+//! as false, and also hides that row's other conditions). 1 <= N <= 32.
+//!
+//! ```sql
+//! SELECT sum(r[1]) AS day0, sum(r[2]) AS day1 FROM (
+//!   SELECT user_id, retention(date_trunc('day', ts) = '2026-11-11', date_trunc('day', ts) = '2026-11-12') AS r
+//!   FROM user_events GROUP BY user_id)
+//! ```
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Builder, ListBuilder, UInt32Array,
+};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, UInt32Type};
+use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
+
+use super::funnel_args::MAX_STEPS;
+
+/// The `retention` aggregate function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Retention {
+    signature: Signature,
+}
+
+/// `retention` as a DataFusion aggregate.
+pub fn retention_udaf() -> Arc<AggregateUDF> {
+    static UDAF: std::sync::OnceLock<Arc<AggregateUDF>> = std::sync::OnceLock::new();
+    Arc::clone(UDAF.get_or_init(|| {
+        Arc::new(AggregateUDF::from(Retention {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }))
+    }))
+}
+
+fn result_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Int64, false)))
+}
+
+impl AggregateUDFImpl for Retention {
+    fn name(&self) -> &str {
+        "retention"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        if arg_types.is_empty() || arg_types.len() > MAX_STEPS {
+            return plan_err!(
+                "retention takes 1 to {MAX_STEPS} conditions, got {}",
+                arg_types.len()
+            );
+        }
+        arg_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match t {
+                DataType::Boolean | DataType::Null => Ok(DataType::Boolean),
+                t => plan_err!("retention: condition {} must be BOOLEAN, got {t}", i + 1),
+            })
+            .collect()
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(result_type())
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(
+            format!("{}[conditions]", args.name),
+            DataType::UInt32,
+            false,
+        ))])
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(OneGroup(RetentionGroups::new(args.exprs.len()))))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(RetentionGroups::new(args.exprs.len())))
+    }
+
+    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
+        let mut groups = RetentionGroups::new(0);
+        groups.masks.push(0);
+        ScalarValue::try_from_array(&groups.evaluate(EmitTo::All)?, 0)
+    }
+}
+
+/// The OR of every group's condition bits.
+#[derive(Debug)]
+struct RetentionGroups {
+    conditions: usize,
+    masks: Vec<u32>,
+}
+
+impl RetentionGroups {
+    fn new(conditions: usize) -> Self {
+        RetentionGroups {
+            conditions,
+            masks: Vec::new(),
+        }
+    }
+}
+
+impl GroupsAccumulator for RetentionGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.masks.resize(total_num_groups, 0);
+        let conditions: Vec<&BooleanArray> = values.iter().map(|v| v.as_boolean()).collect();
+        let mut nulls: Option<NullBuffer> = None;
+        for condition in &conditions {
+            nulls = NullBuffer::union(nulls.as_ref(), condition.nulls());
+        }
+        let mut row_masks = vec![0u32; group_indices.len()];
+        for (bit, condition) in conditions.iter().enumerate() {
+            for row in condition.values().set_indices() {
+                row_masks[row] |= 1 << bit;
+            }
+        }
+        for (row, &group) in group_indices.iter().enumerate() {
+            let skipped = nulls.as_ref().is_some_and(|n| n.is_null(row))
+                || opt_filter.is_some_and(|f| !(f.is_valid(row) && f.value(row)));
+            if !skipped {
+                self.masks[group] |= row_masks[row];
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let masks = emit_to.take_needed(&mut self.masks);
+        let mut builder =
+            ListBuilder::new(Int64Builder::with_capacity(masks.len() * self.conditions))
+                .with_field(Field::new("item", DataType::Int64, false));
+        for mask in masks {
+            let first = mask & 1 != 0;
+            for k in 0..self.conditions {
+                let reached = first && mask & (1 << k) != 0;
+                builder.values().append_value(i64::from(reached));
+            }
+            builder.append(true);
+        }
+        Ok(Arc::new(builder.finish()))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let masks = emit_to.take_needed(&mut self.masks);
+        Ok(vec![Arc::new(UInt32Array::from(masks))])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        let [masks] = values else {
+            return internal_err!("retention state has 1 field, got {}", values.len());
+        };
+        self.masks.resize(total_num_groups, 0);
+        let masks = masks.as_primitive::<UInt32Type>();
+        for (row, &group) in group_indices.iter().enumerate() {
+            self.masks[group] |= masks.value(row);
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let rows = values.first().map_or(0, |v| v.len());
+        let mut each_row_alone = RetentionGroups::new(self.conditions);
+        let groups: Vec<usize> = (0..rows).collect();
+        each_row_alone.update_batch(values, &groups, opt_filter, rows)?;
+        each_row_alone.state(EmitTo::All)
+    }
+
+    fn size(&self) -> usize {
+        self.masks.capacity() * std::mem::size_of::<u32>()
+    }
+}
+
+/// The plain accumulator (no GROUP BY, window functions): one group.
+#[derive(Debug)]
+struct OneGroup(RetentionGroups);
+
+impl Accumulator for OneGroup {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let groups = vec![0; values.first().map_or(0, |v| v.len())];
+        self.0.update_batch(values, &groups, None, 1)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.0.masks.resize(1, 0);
+        let masks = self.0.masks.clone();
+        let array = self.0.evaluate(EmitTo::All)?;
+        self.0.masks = masks;
+        ScalarValue::try_from_array(&array, 0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.0.masks.resize(1, 0);
+        Ok(vec![ScalarValue::UInt32(Some(self.0.masks[0]))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let groups = vec![0; states.first().map_or(0, |v| v.len())];
+        self.0.merge_batch(states, &groups, 1)
+    }
+}
