@@ -1,9 +1,12 @@
 //! promodb's SQL functions, registered in every database: one file per function
 //! (DataFusion `functions-aggregate` style).
 
+mod event_groups;
 mod funnel_args;
 mod funnel_scan;
 mod retention;
+mod sequence_match;
+mod sequence_pattern;
 mod window_funnel;
 
 use std::sync::Arc;
@@ -12,6 +15,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::AggregateUDF;
 
 pub use retention::{Retention, retention_udaf};
+pub use sequence_match::{SequenceMatch, sequence_count_udaf, sequence_match_udaf};
 pub use window_funnel::{WindowFunnel, window_funnel_times_udaf, window_funnel_udaf};
 
 /// Every aggregate function promodb adds to SQL.
@@ -20,6 +24,8 @@ pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
         window_funnel_udaf(),
         window_funnel_times_udaf(),
         retention_udaf(),
+        sequence_match_udaf(),
+        sequence_count_udaf(),
     ]
 }
 

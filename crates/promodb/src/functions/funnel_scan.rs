@@ -9,6 +9,8 @@
 //! Besides the level, the scan can report the timestamps of the winning chain (the chain
 //! that set the highest level), which `window_funnel_times` returns.
 
+use super::event_groups::EventRow;
+
 /// The modes of `window_funnel`, any combination.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub(crate) struct FunnelModes {
@@ -46,14 +48,6 @@ impl FunnelModes {
         }
         Ok(modes)
     }
-}
-
-/// A row of a group that passed the NULL check: its time and the bit set of the
-/// conditions it satisfies (bit k-1 for condition k; 0 is a noise row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FunnelRow {
-    pub(crate) ts: i64,
-    pub(crate) mask: u32,
 }
 
 /// The scan's settings.
@@ -95,7 +89,7 @@ struct Chain {
 impl FunnelSpec {
     /// Runs the scan over `rows` (in arrival order). `track_times` asks for the winning
     /// chain's timestamps.
-    pub(crate) fn scan(&self, rows: &[FunnelRow], track_times: bool) -> FunnelResult {
+    pub(crate) fn scan(&self, rows: &[EventRow], track_times: bool) -> FunnelResult {
         let events = self.events(rows);
         if events.is_empty() {
             return FunnelResult::default();
@@ -116,7 +110,7 @@ impl FunnelSpec {
         }
     }
 
-    fn events(&self, rows: &[FunnelRow]) -> Vec<Event> {
+    fn events(&self, rows: &[EventRow]) -> Vec<Event> {
         let mut events = Vec::with_capacity(rows.len());
         for (row, r) in rows.iter().enumerate() {
             let row = row as u32;

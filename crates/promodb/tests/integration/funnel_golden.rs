@@ -251,3 +251,89 @@ fn retention_matches_clickhouse() {
         assert_eq!(&actual, expected, "retention with {conds} conditions");
     }
 }
+
+#[test]
+fn sequence_match_and_count_match_clickhouse() {
+    let path = testdata().join("golden/sequence_match.csv");
+    let schema = Schema::new(vec![
+        Field::new("seq", DataType::Int64, false),
+        Field::new("pattern", DataType::Utf8, false),
+        Field::new("match", DataType::Int64, true),
+        Field::new("count", DataType::Int64, true),
+    ]);
+    let reader = ReaderBuilder::new(Arc::new(schema))
+        .with_header(true)
+        .build(File::open(&path).expect("golden file"))
+        .expect("csv reader");
+    type Outcome = (Option<i64>, Option<i64>);
+    let mut expected: BTreeMap<String, BTreeMap<i64, Outcome>> = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.expect("golden batch");
+        let seq = batch.column(0).as_primitive::<Int64Type>();
+        let pattern = batch.column(1).as_string::<i32>();
+        let matched = batch.column(2).as_primitive::<Int64Type>();
+        let count = batch.column(3).as_primitive::<Int64Type>();
+        for row in 0..batch.num_rows() {
+            let value =
+                |a: &promodb::arrow::array::Int64Array| (!a.is_null(row)).then(|| a.value(row));
+            expected
+                .entry(pattern.value(row).to_string())
+                .or_default()
+                .insert(seq.value(row), (value(matched), value(count)));
+        }
+    }
+    assert!(expected.len() >= 12, "golden patterns: {}", expected.len());
+    let db = PromoDb::builder()
+        .with_target_partitions(2)
+        .in_memory()
+        .expect("db");
+    let sequences = testdata().join("fixtures/funnel/sequences.csv");
+    block_on(db.register_csv("sequences", sequences.to_str().unwrap())).expect("register");
+    for (pattern, expected) in &expected {
+        let sql = format!(
+            "SELECT seq, CAST(sequence_match('{pattern}', ts, {conds}) AS BIGINT), \
+             sequence_count('{pattern}', ts, {conds}) FROM sequences GROUP BY seq",
+            conds = conditions(3)
+        );
+        let batches = block_on(db.sql(&sql)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let mut actual = BTreeMap::new();
+        for batch in batches {
+            let seq = batch.column(0).as_primitive::<Int64Type>();
+            let matched = batch.column(1).as_primitive::<Int64Type>();
+            let count = batch.column(2).as_primitive::<Int64Type>();
+            for row in 0..batch.num_rows() {
+                let value =
+                    |a: &promodb::arrow::array::Int64Array| (!a.is_null(row)).then(|| a.value(row));
+                actual.insert(seq.value(row), (value(matched), value(count)));
+            }
+        }
+        let diff = expected
+            .iter()
+            .find(|(seq, want)| actual.get(seq) != Some(want))
+            .map(|(seq, want)| {
+                format!(
+                    "seq {seq}: ClickHouse {want:?}, promodb {:?}",
+                    actual.get(seq)
+                )
+            });
+        assert_eq!(diff, None, "pattern {pattern}");
+        assert_eq!(
+            actual.len(),
+            expected.len(),
+            "pattern {pattern}: group count"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_pattern_is_a_planning_error_naming_the_position() {
+    let db = funnel_db(1);
+    let err =
+        block_on(db.sql(
+            "SELECT sequence_match('(?1)(?t~5)(?2)', ts, mask = 1, mask = 2) FROM funnel_events",
+        ))
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("at position 7"), "{message}");
+    assert_eq!(err.kind(), promodb::ErrorKind::Sql);
+}

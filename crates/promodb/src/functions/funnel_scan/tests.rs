@@ -1,6 +1,7 @@
 //! The worked examples of METRICS.md (all produced by ClickHouse 26.9).
 
 use super::*;
+use crate::functions::event_groups::EventRow;
 
 const A: u32 = 1;
 const B: u32 = 2;
@@ -14,9 +15,9 @@ fn level(modes: &str, window: i64, steps: usize, rows: &[(i64, u32)]) -> usize {
         steps,
         modes: FunnelModes::parse(modes).unwrap(),
     };
-    let rows: Vec<FunnelRow> = rows
+    let rows: Vec<EventRow> = rows
         .iter()
-        .map(|&(ts, mask)| FunnelRow {
+        .map(|&(ts, mask)| EventRow {
             ts,
             mask: mask & ((1u64 << steps) - 1) as u32,
         })
@@ -154,6 +155,6 @@ fn the_winning_chain_times_match_the_level() {
         steps: 3,
         modes: FunnelModes::default(),
     };
-    let rows = [(0, A), (6, B), (8, A), (12, B), (15, C)].map(|(ts, mask)| FunnelRow { ts, mask });
+    let rows = [(0, A), (6, B), (8, A), (12, B), (15, C)].map(|(ts, mask)| EventRow { ts, mask });
     assert_eq!(spec.scan(&rows, true).times, vec![8, 12, 15]);
 }
