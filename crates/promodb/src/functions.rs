@@ -5,6 +5,7 @@ mod event_groups;
 mod funnel_args;
 mod funnel_scan;
 mod retention;
+mod safe_div;
 mod sequence_match;
 mod sequence_pattern;
 mod window_funnel;
@@ -12,9 +13,10 @@ mod window_funnel;
 use std::sync::Arc;
 
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::AggregateUDF;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 pub use retention::{Retention, retention_udaf};
+pub use safe_div::{SafeDiv, safe_div_udf};
 pub use sequence_match::{SequenceMatch, sequence_count_udaf, sequence_match_udaf};
 pub use window_funnel::{WindowFunnel, window_funnel_times_udaf, window_funnel_udaf};
 
@@ -29,10 +31,18 @@ pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     ]
 }
 
+/// Every scalar function promodb adds to SQL.
+pub fn all_scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    vec![safe_div_udf()]
+}
+
 /// Registers every promodb function in `ctx`.
 pub fn register_all(ctx: &SessionContext) {
     for udaf in all_aggregate_functions() {
         ctx.register_udaf(udaf.as_ref().clone());
+    }
+    for udf in all_scalar_functions() {
+        ctx.register_udf(udf.as_ref().clone());
     }
 }
 
@@ -45,6 +55,7 @@ mod tests {
         let mut names: Vec<String> = all_aggregate_functions()
             .iter()
             .map(|f| f.name().to_string())
+            .chain(all_scalar_functions().iter().map(|f| f.name().to_string()))
             .collect();
         let count = names.len();
         names.sort();
