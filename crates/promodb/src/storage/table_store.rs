@@ -157,17 +157,16 @@ impl TableStore {
     /// pushed before anything this call appends), then `batches`. Caller holds the lock.
     fn publish_locked(&self, open: &mut OpenBuffer, batches: Vec<RecordBatch>) -> Result<bool> {
         let current = self.read_current();
+        // Everything that can refuse the batches runs before the open buffer is touched,
+        // so a refused append loses no pushed row.
         let mut schema = Arc::clone(&current.schema);
-        let mut incoming = Vec::with_capacity(batches.len() + 1);
-        if let Some(sealed) = open.seal()? {
-            incoming.push(sealed);
-        }
-        self.open_rows.store(0, Ordering::SeqCst);
+        let mut adapted = Vec::with_capacity(batches.len());
         for batch in batches {
-            let (grown, adapted) = reconcile(self.table, &schema, batch)?;
+            let (grown, batch) = reconcile(self.table, &schema, batch)?;
             schema = grown;
-            incoming.push(adapted);
+            adapted.push(batch);
         }
+        let incoming: Vec<RecordBatch> = open.seal()?.into_iter().chain(adapted).collect();
         if incoming.iter().all(|b| b.num_rows() == 0) {
             return Ok(false);
         }
@@ -194,6 +193,8 @@ impl TableStore {
         self.merge_small_tail(&mut segments, &schema)?;
         let next = Arc::new(TableSnapshot { schema, segments });
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
+        // Only now may a query skip sealing: the rows it would seal are published.
+        self.open_rows.store(0, Ordering::SeqCst);
         Ok(grew)
     }
 
