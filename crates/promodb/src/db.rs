@@ -14,6 +14,7 @@ use crate::ingest::{LoadReport, Row, RowSink, read_files};
 use crate::query::{PromoSchema, new_session, run_script, script_dataframe};
 use crate::schema::{Table, conform};
 use crate::storage::{StorageConfig, TableSnapshot, TableStore};
+use crate::views::{BUILTIN_VIEWS, plan_view};
 
 /// An embedded promodb database: the canonical promo tables, live appends and SQL.
 ///
@@ -59,9 +60,16 @@ impl PromoDb {
         let catalog = ctx
             .catalog("datafusion")
             .ok_or_else(|| Error::Internal("the default catalog is missing".to_string()))?;
+        let schema = Arc::new(PromoSchema::new(stores.clone()));
         catalog
-            .register_schema("public", Arc::new(PromoSchema::new(stores.clone())))
+            .register_schema("public", Arc::clone(&schema) as _)
             .map_err(Error::from)?;
+        // Planning resolves tables through `PromoSchema`, which never waits on I/O, so this
+        // completes at once even inside an async runtime.
+        for view in BUILTIN_VIEWS {
+            let table = futures::executor::block_on(plan_view(&ctx, view))?;
+            schema.add_builtin_view(view.name, table);
+        }
         let inner = Arc::new(Inner { ctx, stores });
         spawn_sealer(Arc::downgrade(&inner), &builder.storage);
         Ok(PromoDb { inner })

@@ -45,6 +45,7 @@ pub mod ingest;
 pub mod query;
 pub mod schema;
 pub mod storage;
+pub mod views;
 
 pub use builder::PromoDbBuilder;
 pub use db::PromoDb;

@@ -42,7 +42,7 @@ pub(crate) async fn script_dataframe(ctx: &SessionContext, sql: &str) -> Result<
     Ok(ctx.execute_logical_plan(plan).await?)
 }
 
-/// Canonical tables belong to the database: DDL may not drop or replace them (DataFusion
+/// Canonical tables and built-in views belong to the database: DDL may not drop or replace them (DataFusion
 /// would report a confusing "doesn't exist", or with `IF EXISTS` silently do nothing).
 fn refuse_canonical_ddl(plan: &LogicalPlan) -> Result<()> {
     let LogicalPlan::Ddl(ddl) = plan else {
@@ -59,6 +59,10 @@ fn refuse_canonical_ddl(plan: &LogicalPlan) -> Result<()> {
     match name.table().parse::<Table>() {
         Ok(table) if table.name() == name.table() => Err(Error::Sql(format!(
             "'{table}' is a canonical promodb table: it cannot be dropped or replaced"
+        ))),
+        _ if crate::views::is_builtin_view(name.table()) => Err(Error::Sql(format!(
+            "'{}' is a built-in promodb view: it cannot be dropped or replaced",
+            name.table()
         ))),
         _ => Ok(()),
     }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use promodb::PromoDb;
 use promodb::arrow::array::RecordBatch;
+use promodb::arrow::datatypes::{DataType, Field};
 use promodb::arrow::util::pretty::pretty_format_batches;
 use promodb::schema::Table;
 
@@ -56,4 +57,17 @@ pub(crate) fn assert_text_eq(expected: &str, actual: &str) {
         expected == actual,
         "\n--- expected\n{expected}\n--- got\n{actual}\n"
     );
+}
+
+/// The non-null columns of `orders` as a producer might send them: `ts` and `amount` as
+/// text, for `conform` to convert.
+pub(crate) fn text_order_fields() -> Vec<Field> {
+    vec![
+        Field::new("ts", DataType::Utf8, false),
+        Field::new("order_id", DataType::Int64, false),
+        Field::new("user_id", DataType::Int64, false),
+        Field::new("sku_id", DataType::Int64, false),
+        Field::new("qty", DataType::Int64, false),
+        Field::new("amount", DataType::Utf8, false),
+    ]
 }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use promodb::PromoDb;
 use promodb::arrow::array::{Int64Array, RecordBatch, StringArray};
-use promodb::arrow::datatypes::{DataType, Field, Schema};
+use promodb::arrow::datatypes::Schema;
 use promodb::datafusion::parquet::arrow::ArrowWriter;
 use promodb::schema::Table;
 
-use crate::common::{assert_text_eq, fixture, query, small_promo, table};
+use crate::common::{assert_text_eq, fixture, query, small_promo, table, text_order_fields};
 
 #[test]
 fn every_fixture_table_loads_with_its_row_count() {
@@ -36,14 +36,7 @@ fn every_fixture_table_loads_with_its_row_count() {
 fn orders_batch(ids: &[i64]) -> RecordBatch {
     let n = ids.len();
     RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("ts", DataType::Utf8, false),
-            Field::new("order_id", DataType::Int64, false),
-            Field::new("user_id", DataType::Int64, false),
-            Field::new("sku_id", DataType::Int64, false),
-            Field::new("qty", DataType::Int64, false),
-            Field::new("amount", DataType::Utf8, false),
-        ])),
+        Arc::new(Schema::new(text_order_fields())),
         vec![
             Arc::new(StringArray::from(vec!["2026-11-11T00:00:00Z"; n])),
             Arc::new(Int64Array::from(ids.to_vec())),

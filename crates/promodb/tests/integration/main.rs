@@ -9,3 +9,4 @@ mod loading;
 mod pruning;
 mod rows;
 mod slt;
+mod views;

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use promodb::PromoDb;
 use promodb::arrow::array::{Int64Array, RecordBatch, StringArray};
-use promodb::arrow::datatypes::{DataType, Field, Schema};
+use promodb::arrow::datatypes::Schema;
 
-use crate::common::{assert_text_eq, query, table};
+use crate::common::{assert_text_eq, query, table, text_order_fields};
 
 /// Ten batches, one per hour of 2026-11-11, each with `qty` = hour.
 fn hourly_orders() -> PromoDb {
@@ -16,14 +16,7 @@ fn hourly_orders() -> PromoDb {
         .with_seal_rows(2)
         .in_memory()
         .expect("db");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("ts", DataType::Utf8, false),
-        Field::new("order_id", DataType::Int64, false),
-        Field::new("user_id", DataType::Int64, false),
-        Field::new("sku_id", DataType::Int64, false),
-        Field::new("qty", DataType::Int64, false),
-        Field::new("amount", DataType::Utf8, false),
-    ]));
+    let schema = Arc::new(Schema::new(text_order_fields()));
     for hour in 0..10i64 {
         let batch = RecordBatch::try_new(
             Arc::clone(&schema),
