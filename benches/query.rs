@@ -1,11 +1,13 @@
 //! cargo bench -p promodb-benches --bench query
 //!
-//! `SELECT channel, count(*), sum(amount) FROM orders GROUP BY channel` over 10M orders
-//! held in memory (set PROMODB_BENCH_ROWS to change the count).
+//! Over 10M rows held in memory (set PROMODB_BENCH_ROWS to change the count):
+//! - `SELECT channel, count(*), sum(amount) FROM orders GROUP BY channel`;
+//! - a 4-step `window_funnel` (view -> add_to_cart -> checkout -> pay, 30 minutes) per
+//!   user over `user_events` of 500k users, counted per level.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use promodb::PromoDb;
-use promodb_benches::orders;
+use promodb_benches::{orders, user_events};
 
 fn rows() -> usize {
     std::env::var("PROMODB_BENCH_ROWS")
@@ -33,5 +35,28 @@ fn bench_group_by(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_group_by);
+const FUNNEL_PER_LEVEL: &str = "SELECT level, count(*) AS users FROM (\
+    SELECT user_id, window_funnel(INTERVAL '30 minutes', ts, event_type = 'view', \
+    event_type = 'add_to_cart', event_type = 'checkout', event_type = 'pay') AS level \
+    FROM user_events GROUP BY user_id) GROUP BY level";
+
+fn bench_window_funnel(c: &mut Criterion) {
+    let rows = rows();
+    let db = PromoDb::in_memory().expect("db");
+    db.append_all("user_events", &user_events(rows, 8192, 7))
+        .expect("append");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("query");
+    group.throughput(Throughput::Elements(rows as u64));
+    group.sample_size(10);
+    group.bench_function(format!("window_funnel per level over {rows} events"), |b| {
+        b.iter(|| runtime.block_on(db.sql(FUNNEL_PER_LEVEL)).expect("query"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_group_by, bench_window_funnel);
 criterion_main!(benches);
