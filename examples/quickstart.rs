@@ -1,51 +1,31 @@
-//! cargo run --release --example quickstart
+//! cargo run --example quickstart [-- --scale N]
 //!
-//! Loads the small promo of `testdata/fixtures/small/` into an in-memory database and
-//! prints a first war-room summary: headline KPIs, GMV by channel, payment health and the
-//! latest stock per SKU.
+//! The war room in one run: generates a Double 11 promo in memory (500k user events by
+//! default, with last year's promo and hourly targets), ingests it, and prints the
+//! summary an ops team watches: headline KPIs, GMV by hour against last year and target,
+//! top SKUs, channel ROAS/ROI, the funnel, and the SKUs about to run out.
+
+use std::time::Instant;
 
 use promodb::PromoDb;
-use promodb::arrow::util::pretty::pretty_format_batches;
-use promodb_examples::load_small_fixture;
-
-const SECTIONS: [(&str, &str); 4] = [
-    (
-        "Headline KPIs",
-        "SELECT sum(amount) AS gmv,
-                count(DISTINCT order_id) AS orders,
-                count(DISTINCT user_id) AS buyers,
-                CAST(sum(amount) AS DOUBLE) / NULLIF(count(DISTINCT order_id), 0) AS aov
-         FROM orders",
-    ),
-    (
-        "GMV by channel",
-        "SELECT coalesce(channel, '(unattributed)') AS channel, sum(amount) AS gmv,
-                count(DISTINCT order_id) AS orders
-         FROM orders GROUP BY 1 ORDER BY gmv DESC",
-    ),
-    (
-        "Payment health",
-        "SELECT coalesce(method, '(unknown)') AS method, count(*) AS attempts,
-                count(*) FILTER (WHERE status = 'success') AS successes
-         FROM payments GROUP BY 1 ORDER BY attempts DESC, method",
-    ),
-    (
-        "Current stock",
-        "SELECT sku_id, warehouse, on_hand, ts AS as_of FROM (
-           SELECT *, row_number() OVER (PARTITION BY sku_id, warehouse ORDER BY ts DESC) AS rn
-           FROM inventory)
-         WHERE rn = 1 ORDER BY on_hand, sku_id",
-    ),
-];
+use promodb_datagen::{PromoConfig, generate};
+use promodb_examples::{WAR_ROOM, print_section, scale};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let began = Instant::now();
+    let config = PromoConfig::new(scale(500_000)?);
+    let promo = generate(&config);
     let db = PromoDb::in_memory()?;
-    let rows = load_small_fixture(&db)?;
-    println!("loaded {rows} rows of the small Double 11 fixture\n");
-    for (title, sql) in SECTIONS {
-        let batches = db.sql(sql).await?;
-        println!("== {title}\n{}\n", pretty_format_batches(&batches)?);
+    let rows = promo.load_into(&db)?;
+    println!(
+        "Double 11 of {}: {rows} rows generated and ingested in {:.1} s\n",
+        config.start.format("%Y-%m-%d"),
+        began.elapsed().as_secs_f64()
+    );
+    for (title, sql) in WAR_ROOM {
+        print_section(&db, title, sql).await?;
     }
+    println!("done in {:.1} s", began.elapsed().as_secs_f64());
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The subcommands of `promodb`.
 
+mod generate;
 mod sql;
 
 use clap::{Parser, Subcommand};
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 /// Load promo facts (orders, user_events, payments, refunds, ad_spend, inventory,
 /// tickets, shipments, skus) from Parquet, CSV or JSON-lines files into the canonical
 /// tables, and query them with SQL (DataFusion's dialect; the session time zone is UTC).
+/// `promodb gen` writes a synthetic promotion to try it on.
 #[derive(Debug, Parser)]
 #[command(name = "promodb", version, about, long_about)]
 pub(crate) struct Cli {
@@ -19,10 +21,12 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Sql(sql::SqlArgs),
+    Gen(generate::GenArgs),
 }
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sql(args) => sql::run(args),
+        Command::Gen(args) => generate::run(args),
     }
 }

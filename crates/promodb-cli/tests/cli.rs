@@ -209,3 +209,60 @@ fn every_error_is_one_line_on_stderr_and_a_failure_status() {
         assert!(stdout(&output).is_empty(), "{args:?} printed a result");
     }
 }
+
+#[test]
+fn gen_writes_a_promo_that_sql_loads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("promo");
+    let output = promodb(&[
+        "gen",
+        "--scale",
+        "3000",
+        "--seed",
+        "9",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("user_events"),
+        "{}",
+        stderr(&output)
+    );
+    for file in [
+        "orders.csv",
+        "inventory.csv",
+        "targets.csv",
+        "incidents.csv",
+        "last_year/orders.csv",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let labels = std::fs::read_to_string(out.join("incidents.csv")).unwrap();
+    assert!(
+        labels.starts_with("kind,key,start,end\n") && labels.contains("payment_outage,wechat,"),
+        "{labels}"
+    );
+    let orders = out.join("orders.csv");
+    let load = format!("orders={}", orders.display());
+    let output = promodb(&[
+        "sql",
+        "--load",
+        &load,
+        "--format",
+        "csv",
+        "SELECT count(*) > 0 AS some FROM orders",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "some\ntrue\n");
+}
+
+#[test]
+fn gen_refuses_a_zero_scale_in_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = promodb(&["gen", "--scale", "0", "--out", dir.path().to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+}

@@ -5,6 +5,7 @@ use std::thread;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::dataframe::DataFrame;
+use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions};
 
@@ -169,6 +170,26 @@ impl PromoDb {
             .ctx
             .register_csv(name, location, CsvReadOptions::new())
             .await?;
+        Ok(())
+    }
+
+    /// Registers in-memory batches as an ad-hoc table `name` (e.g. a plan of targets, last
+    /// year's promo), queryable like any other; they are not checked against the canonical
+    /// schema. Fails if `name` is a canonical table or a built-in view.
+    pub fn register_batches(&self, name: &str, batches: Vec<RecordBatch>) -> Result<()> {
+        let schema = batches
+            .first()
+            .map(RecordBatch::schema)
+            .ok_or_else(|| Error::InvalidArgument(format!("no batch to register as '{name}'")))?;
+        // Spread over the session's partitions, so scans of a large table run in parallel.
+        let partitions = self.inner.ctx.copied_config().target_partitions().max(1);
+        let mut spread = vec![Vec::new(); partitions.min(batches.len())];
+        for (i, batch) in batches.into_iter().enumerate() {
+            let slot = i % spread.len();
+            spread[slot].push(batch);
+        }
+        let table = MemTable::try_new(schema, spread)?;
+        self.inner.ctx.register_table(name, Arc::new(table))?;
         Ok(())
     }
 
