@@ -7,12 +7,12 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Builder, ListBuilder, UInt32Builder,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, UInt32Array,
 };
-use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, UInt32Type};
-use datafusion::common::{Result, ScalarValue, internal_err};
+use datafusion::common::{DataFusionError, Result, ScalarValue, internal_err};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
 /// A row that passed the NULL check: its time (in `ts`'s own unit) and the bit set of the
@@ -23,14 +23,28 @@ pub(crate) struct EventRow {
     pub(crate) mask: u32,
 }
 
+/// Rows of consecutive groups in one flat buffer: group i's rows, in arrival order, are
+/// `rows[offsets[i]..offsets[i + 1]]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct GroupedRows {
+    offsets: Vec<usize>,
+    rows: Vec<EventRow>,
+}
+
+impl GroupedRows {
+    /// Each group's rows, in group order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[EventRow]> {
+        self.offsets.windows(2).map(|w| &self.rows[w[0]..w[1]])
+    }
+}
+
 /// What a group of rows evaluates to.
 pub(crate) trait GroupEvaluator: Debug + Send + Sync + 'static {
     /// Whether rows matching no condition matter (they are dropped otherwise).
     fn keeps_noise(&self) -> bool;
 
     /// One output value per group; `valid(i)` is false for a group that must be NULL.
-    fn evaluate(&self, groups: &[Vec<EventRow>], valid: &dyn Fn(usize) -> bool)
-    -> Result<ArrayRef>;
+    fn evaluate(&self, groups: &GroupedRows, valid: &dyn Fn(usize) -> bool) -> Result<ArrayRef>;
 }
 
 /// The state fields: the rows' times, their condition bits, and whether the group had a
@@ -51,7 +65,9 @@ pub(crate) fn state_fields(name: &str) -> Vec<FieldRef> {
     ]
 }
 
-/// Every group's rows, in arrival order.
+/// Every group's rows. They are kept as flat columns of (group, ts, conditions) in
+/// arrival order, with no allocation per group, and bucketed by group (a stable counting
+/// sort) only when groups are evaluated or their state is emitted.
 #[derive(Debug)]
 pub(crate) struct EventGroups<E> {
     evaluator: Arc<E>,
@@ -59,47 +75,108 @@ pub(crate) struct EventGroups<E> {
     ts_index: usize,
     /// As ClickHouse: when an argument may be NULL, a group without a complete row is NULL.
     null_when_unseen: bool,
-    rows: Vec<Vec<EventRow>>,
+    group_of: Vec<u32>,
+    rows: Vec<EventRow>,
     seen: Vec<bool>,
 }
 
 impl<E: GroupEvaluator> EventGroups<E> {
     pub(crate) fn new(evaluator: E, ts_index: usize, null_when_unseen: bool) -> Self {
-        EventGroups {
-            evaluator: Arc::new(evaluator),
-            ts_index,
-            null_when_unseen,
-            rows: Vec::new(),
-            seen: Vec::new(),
-        }
+        EventGroups::new_shared(Arc::new(evaluator), ts_index, null_when_unseen)
     }
 
     fn empty_like(&self) -> Self {
+        EventGroups::new_shared(
+            Arc::clone(&self.evaluator),
+            self.ts_index,
+            self.null_when_unseen,
+        )
+    }
+
+    fn new_shared(evaluator: Arc<E>, ts_index: usize, null_when_unseen: bool) -> Self {
         EventGroups {
-            evaluator: Arc::clone(&self.evaluator),
-            ts_index: self.ts_index,
-            null_when_unseen: self.null_when_unseen,
+            evaluator,
+            ts_index,
+            null_when_unseen,
+            group_of: Vec::new(),
             rows: Vec::new(),
             seen: Vec::new(),
         }
     }
 
-    fn resize(&mut self, groups: usize) {
-        if self.rows.len() < groups {
-            self.rows.resize_with(groups, Vec::new);
+    fn resize(&mut self, groups: usize) -> Result<()> {
+        if groups > u32::MAX as usize {
+            return internal_err!("event aggregates support up to {} groups", u32::MAX);
+        }
+        if self.seen.len() < groups {
             self.seen.resize(groups, false);
         }
+        Ok(())
     }
 
-    fn evaluate_groups(&self, rows: &[Vec<EventRow>], seen: &[bool]) -> Result<ArrayRef> {
+    fn push(&mut self, group: usize, row: EventRow) {
+        self.group_of.push(group as u32);
+        self.rows.push(row);
+    }
+
+    /// Takes the groups `emit_to` asks for, bucketed; the other groups stay, renumbered
+    /// from 0.
+    fn take_groups(&mut self, emit_to: EmitTo) -> (GroupedRows, Vec<bool>) {
+        let seen = emit_to.take_needed(&mut self.seen);
+        let taken = seen.len();
+        let mut offsets = vec![0usize; taken + 1];
+        for &group in &self.group_of {
+            if (group as usize) < taken {
+                offsets[group as usize + 1] += 1;
+            }
+        }
+        for i in 0..taken {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut cursor = offsets.clone();
+        let mut rows = vec![EventRow { ts: 0, mask: 0 }; offsets[taken]];
+        let mut kept = 0;
+        for i in 0..self.rows.len() {
+            let group = self.group_of[i] as usize;
+            if group < taken {
+                rows[cursor[group]] = self.rows[i];
+                cursor[group] += 1;
+            } else {
+                self.group_of[kept] = (group - taken) as u32;
+                self.rows[kept] = self.rows[i];
+                kept += 1;
+            }
+        }
+        self.group_of.truncate(kept);
+        self.rows.truncate(kept);
+        (GroupedRows { offsets, rows }, seen)
+    }
+
+    fn evaluate_groups(&self, groups: &GroupedRows, seen: &[bool]) -> Result<ArrayRef> {
         let null_when_unseen = self.null_when_unseen;
         self.evaluator
-            .evaluate(rows, &|i| !null_when_unseen || seen[i])
+            .evaluate(groups, &|i| !null_when_unseen || seen[i])
     }
 }
 
 fn filtered_out(filter: Option<&BooleanArray>, row: usize) -> bool {
     filter.is_some_and(|f| !(f.is_valid(row) && f.value(row)))
+}
+
+/// A list column over `values` cut at `offsets`.
+fn list_of(values: ArrayRef, offsets: &[usize]) -> Result<ArrayRef> {
+    let offsets: Vec<i32> = offsets
+        .iter()
+        .map(|&o| i32::try_from(o))
+        .collect::<Result<_, _>>()
+        .map_err(|_| DataFusionError::Execution("event state over 2^31 rows".into()))?;
+    let field = Arc::new(Field::new_list_field(values.data_type().clone(), false));
+    Ok(Arc::new(ListArray::try_new(
+        field,
+        OffsetBuffer::new(offsets.into()),
+        values,
+        None,
+    )?))
 }
 
 impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
@@ -110,7 +187,7 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
         opt_filter: Option<&BooleanArray>,
         total_num_groups: usize,
     ) -> Result<()> {
-        self.resize(total_num_groups);
+        self.resize(total_num_groups)?;
         let ts = cast(&values[self.ts_index], &DataType::Int64)?;
         let ts = ts.as_primitive::<Int64Type>();
         let conditions: Vec<&BooleanArray> = values[self.ts_index + 1..]
@@ -128,43 +205,38 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
             }
         }
         let keep_noise = self.evaluator.keeps_noise();
+        self.group_of.reserve(group_indices.len());
+        self.rows.reserve(group_indices.len());
         for (row, &group) in group_indices.iter().enumerate() {
             if nulls.as_ref().is_some_and(|n| n.is_null(row)) || filtered_out(opt_filter, row) {
                 continue;
             }
             self.seen[group] = true;
             if masks[row] != 0 || keep_noise {
-                self.rows[group].push(EventRow {
-                    ts: ts.value(row),
-                    mask: masks[row],
-                });
+                self.push(
+                    group,
+                    EventRow {
+                        ts: ts.value(row),
+                        mask: masks[row],
+                    },
+                );
             }
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let rows = emit_to.take_needed(&mut self.rows);
-        let seen = emit_to.take_needed(&mut self.seen);
-        self.evaluate_groups(&rows, &seen)
+        let (groups, seen) = self.take_groups(emit_to);
+        self.evaluate_groups(&groups, &seen)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let rows = emit_to.take_needed(&mut self.rows);
-        let seen = emit_to.take_needed(&mut self.seen);
-        let mut ts = ListBuilder::new(Int64Builder::new())
-            .with_field(Field::new_list_field(DataType::Int64, false));
-        let mut masks = ListBuilder::new(UInt32Builder::new())
-            .with_field(Field::new_list_field(DataType::UInt32, false));
-        for group in &rows {
-            ts.values().extend(group.iter().map(|r| Some(r.ts)));
-            masks.values().extend(group.iter().map(|r| Some(r.mask)));
-            ts.append(true);
-            masks.append(true);
-        }
+        let (groups, seen) = self.take_groups(emit_to);
+        let ts: Int64Array = groups.rows.iter().map(|r| r.ts).collect();
+        let masks: UInt32Array = groups.rows.iter().map(|r| r.mask).collect();
         Ok(vec![
-            Arc::new(ts.finish()),
-            Arc::new(masks.finish()),
+            list_of(Arc::new(ts), &groups.offsets)?,
+            list_of(Arc::new(masks), &groups.offsets)?,
             Arc::new(BooleanArray::from(seen)),
         ])
     }
@@ -175,28 +247,32 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
         group_indices: &[usize],
         total_num_groups: usize,
     ) -> Result<()> {
-        self.resize(total_num_groups);
+        self.resize(total_num_groups)?;
         let [ts, masks, seen] = values else {
             return internal_err!("event state has 3 fields, got {}", values.len());
         };
         let ts = ts.as_list::<i32>();
         let masks = masks.as_list::<i32>();
         let seen = seen.as_boolean();
+        let times = ts.values().as_primitive::<Int64Type>().values();
+        let bits = masks.values().as_primitive::<UInt32Type>().values();
+        let (ts_offsets, mask_offsets) = (ts.value_offsets(), masks.value_offsets());
         for (row, &group) in group_indices.iter().enumerate() {
             if ts.is_null(row) {
                 continue;
             }
             self.seen[group] |= seen.is_valid(row) && seen.value(row);
-            let times = ts.value(row);
-            let bits = masks.value(row);
-            let times = times.as_primitive::<Int64Type>().values();
-            let bits = bits.as_primitive::<UInt32Type>().values();
-            self.rows[group].extend(
-                times
-                    .iter()
-                    .zip(bits.iter())
-                    .map(|(&ts, &mask)| EventRow { ts, mask }),
-            );
+            let (from, to) = (ts_offsets[row] as usize, ts_offsets[row + 1] as usize);
+            let mask_from = mask_offsets[row] as usize;
+            for k in 0..to - from {
+                self.push(
+                    group,
+                    EventRow {
+                        ts: times[from + k],
+                        mask: bits[mask_from + k],
+                    },
+                );
+            }
         }
         Ok(())
     }
@@ -214,12 +290,9 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
     }
 
     fn size(&self) -> usize {
-        let rows: usize = self
-            .rows
-            .iter()
-            .map(|r| r.capacity() * std::mem::size_of::<EventRow>())
-            .sum();
-        rows + self.rows.capacity() * std::mem::size_of::<Vec<EventRow>>() + self.seen.capacity()
+        self.group_of.capacity() * std::mem::size_of::<u32>()
+            + self.rows.capacity() * std::mem::size_of::<EventRow>()
+            + self.seen.capacity()
     }
 }
 
@@ -235,8 +308,14 @@ impl<E: GroupEvaluator> Accumulator for SingleGroup<E> {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.resize(1);
-        let array = self.0.evaluate_groups(&self.0.rows, &self.0.seen)?;
+        // DataFusion may evaluate and then keep accumulating (window frames): evaluate a
+        // bucketed copy and keep the rows.
+        self.0.resize(1)?;
+        let groups = GroupedRows {
+            offsets: vec![0, self.0.rows.len()],
+            rows: self.0.rows.clone(),
+        };
+        let array = self.0.evaluate_groups(&groups, &self.0.seen)?;
         ScalarValue::try_from_array(&array, 0)
     }
 
@@ -245,7 +324,7 @@ impl<E: GroupEvaluator> Accumulator for SingleGroup<E> {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.resize(1);
+        self.0.resize(1)?;
         let arrays = self.0.state(EmitTo::All)?;
         arrays
             .iter()

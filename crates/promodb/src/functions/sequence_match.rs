@@ -24,7 +24,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 
-use super::event_groups::{EventGroups, EventRow, GroupEvaluator, SingleGroup, state_fields};
+use super::event_groups::{
+    EventGroups, EventRow, GroupEvaluator, GroupedRows, SingleGroup, state_fields,
+};
 use super::funnel_args::MAX_STEPS;
 use super::sequence_pattern::{SequencePattern, TooSlow};
 
@@ -180,11 +182,7 @@ impl GroupEvaluator for SequenceEvaluator {
         false
     }
 
-    fn evaluate(
-        &self,
-        groups: &[Vec<EventRow>],
-        valid: &dyn Fn(usize) -> bool,
-    ) -> Result<ArrayRef> {
+    fn evaluate(&self, groups: &GroupedRows, valid: &dyn Fn(usize) -> bool) -> Result<ArrayRef> {
         let too_slow = |_: TooSlow| {
             DataFusionError::Execution(format!(
                 "{}: the pattern is too difficult to apply (over 1,000,000 steps)",
@@ -192,7 +190,7 @@ impl GroupEvaluator for SequenceEvaluator {
             ))
         };
         let mut sorted = Vec::new();
-        let mut run = |i: usize, rows: &Vec<EventRow>| -> Result<Option<i64>> {
+        let mut run = |i: usize, rows: &[EventRow]| -> Result<Option<i64>> {
             if !valid(i) {
                 return Ok(None);
             }

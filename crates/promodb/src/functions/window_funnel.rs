@@ -34,7 +34,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::event_groups::{EventGroups, EventRow, GroupEvaluator, SingleGroup, state_fields};
+use super::event_groups::{EventGroups, GroupEvaluator, GroupedRows, SingleGroup, state_fields};
 use super::funnel_args::FunnelLayout;
 use super::funnel_scan::FunnelSpec;
 
@@ -162,11 +162,7 @@ impl GroupEvaluator for FunnelEvaluator {
         self.spec.modes.strict_order
     }
 
-    fn evaluate(
-        &self,
-        groups: &[Vec<EventRow>],
-        valid: &dyn Fn(usize) -> bool,
-    ) -> Result<ArrayRef> {
+    fn evaluate(&self, groups: &GroupedRows, valid: &dyn Fn(usize) -> bool) -> Result<ArrayRef> {
         let track = self.output == Output::Times;
         let results = groups.iter().map(|rows| self.spec.scan(rows, track));
         match self.output {
