@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# promodb vs DuckDB vs ClickHouse (chDB): GROUP BY and append, see groupby_append.py.
+# promodb vs DuckDB vs ClickHouse (chDB): GROUP BY and append, see groupby_append.py;
+# with `funnel` first, promodb window_funnel vs ClickHouse windowFunnel, see funnel.py.
 #
 #   benches/compare/run.sh [--out FILE] [--append-runs N] ...
+#   benches/compare/run.sh funnel [--out FILE]
 #
-# Env: ROWS (orders rows, default 10000000), APPEND_ROWS (user_events rows, default ROWS),
+# Env: ROWS (orders rows, or user_events rows for funnel, default 10000000), APPEND_ROWS
+# (user_events rows, default ROWS), USERS (funnel only, default 500000),
 # PROMODB_BIN (default: built here with `cargo build --release -p promodb-cli`), PYTHON
 # (default python3). Creates benches/compare/.venv on first use; works from any directory.
 set -euo pipefail
@@ -24,5 +27,11 @@ if [ -z "${PROMODB_BIN:-}" ]; then
     export PROMODB_BIN="$target_dir/release/promodb"
 fi
 
+script=groupby_append.py
+if [ "${1:-}" = funnel ]; then
+    script=funnel.py
+    shift
+fi
+
 export ROWS="${ROWS:-10000000}"
-exec "$venv/bin/python" "$here/groupby_append.py" "$@"
+exec "$venv/bin/python" "$here/$script" "$@"
