@@ -4,12 +4,15 @@
 //! in arrival order, at X times real time (default 3600: a promo hour per second; 0 runs
 //! unpaced), and every N simulated minutes (default 60) prints what the ops team watches,
 //! with its freshness: how long after the rows were appended the query saw them all.
-//! At the end, the full war-room summary.
+//! Alert rules (a stock-out forecast and a failing payment method) run every 5 simulated
+//! minutes; their firing and resolved alerts are printed as they happen. At the end, the
+//! full war-room summary.
 
 use std::time::Instant;
 
 use chrono::Duration;
 use promodb::PromoDb;
+use promodb::alerts::{Alerts, Rule, Severity, Transition};
 use promodb::arrow::array::AsArray;
 use promodb::arrow::datatypes::Int64Type;
 use promodb::arrow::util::display::array_value_to_string;
@@ -28,7 +31,18 @@ const TICK: &str = "
            (SELECT count(*) FROM stock_risk WHERE minutes_to_stockout > 0
               AND minutes_to_stockout < 30) AS skus_under_30min";
 
-#[tokio::main]
+/// Payment methods whose success rate over the last 10 minutes of payments is under 60%.
+const PAYMENT_FAILING: &str = "
+    SELECT method, success_rate, attempts FROM (
+        SELECT method, count(*) AS attempts,
+               safe_div(count(*) FILTER (WHERE status = 'success'), count(*)) AS success_rate
+        FROM payments
+        WHERE method IS NOT NULL
+          AND ts > (SELECT max(ts) FROM payments) - INTERVAL '10 minutes'
+        GROUP BY method)
+    WHERE attempts >= 10 AND success_rate < 0.6";
+
+#[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let config = PromoConfig::new(scale(300_000)?);
     let speed: f64 = option("--speed", "PROMODB_SPEED", 3600.0)?;
@@ -36,6 +50,20 @@ async fn main() -> anyhow::Result<()> {
     let promo = generate(&config);
     let db = PromoDb::in_memory()?;
     let mut replay = Replay::new(&promo, &db)?;
+    let mut alerts = Alerts::new(&db)?;
+    alerts
+        .add(Rule::stock_out_forecast(Duration::minutes(60)))
+        .await?;
+    alerts
+        .add(
+            Rule::sql("payment method failing", PAYMENT_FAILING)
+                .keyed_by(["method"])
+                .with_value("success_rate")
+                .with_message("{method}: {attempts} attempts, success rate {success_rate}")
+                .with_severity(Severity::Critical)
+                .with_owner("payments"),
+        )
+        .await?;
     println!(
         "replaying {} at {}, a line every {every} simulated minutes\n",
         config.start.format("%Y-%m-%d"),
@@ -53,9 +81,26 @@ async fn main() -> anyhow::Result<()> {
     let mut ticks = Vec::new();
     replay.run_until(
         config.end(),
-        Duration::minutes(every.max(1)),
+        Duration::minutes(5),
         (speed > 0.0).then_some(speed),
         |tick| {
+            let events =
+                tokio::task::block_in_place(|| runtime.block_on(alerts.evaluate(tick.clock)))?;
+            for event in events.iter().filter(|e| e.transition.notifies()) {
+                if event.rule != "stock-out forecast" || event.transition != Transition::Repeat {
+                    println!(
+                        "{:>5} ALERT {:<8} {:<22} {}",
+                        tick.clock.format("%H:%M"),
+                        event.transition.name(),
+                        event.rule,
+                        event.message
+                    );
+                }
+            }
+            let minutes = (tick.clock - config.start).num_minutes();
+            if minutes % every.max(1) != 0 {
+                return Ok(());
+            }
             // Every row appended up to now must be visible to the very next query.
             let appended = Instant::now();
             let batches = tokio::task::block_in_place(|| runtime.block_on(db.sql(TICK)))?;

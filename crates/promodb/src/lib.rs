@@ -37,6 +37,7 @@
 //! failure), [`ingest::Row`] (typed rows), [`schema::conform`] (batch conversion).
 #![deny(missing_docs)]
 
+pub mod alerts;
 mod builder;
 mod db;
 mod error;

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod alerts;
 mod bad_input;
 mod concurrency;
 mod funnel_golden;

@@ -1,0 +1,350 @@
+//! Evaluating rules and keeping each instance's lifecycle.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::dataframe::DataFrame;
+use datafusion::logical_expr::LogicalPlan;
+
+use super::event_log::{AlertEvent, EventLog, Transition};
+use super::rule::Rule;
+use super::sink::{AlertSink, Route};
+use crate::PromoDb;
+use crate::error::{Error, Result};
+
+/// The alert engine of one database: its rules, their instances, and the sinks.
+#[derive(Debug)]
+pub struct Alerts {
+    db: PromoDb,
+    rules: Vec<PreparedRule>,
+    /// (rule index, key) -> its live instance.
+    instances: HashMap<(usize, String), Instance>,
+    sinks: Vec<(Route, Arc<dyn AlertSink>)>,
+    log: Arc<EventLog>,
+}
+
+#[derive(Debug)]
+struct PreparedRule {
+    rule: Rule,
+    plan: LogicalPlan,
+    columns: Vec<String>,
+    keys: Vec<usize>,
+    value: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct Instance {
+    firing: bool,
+    since: DateTime<Utc>,
+    notified: Option<DateTime<Utc>>,
+    acknowledged: bool,
+    value: Option<f64>,
+    message: String,
+}
+
+/// One row of a rule's result.
+struct Hit {
+    value: Option<f64>,
+    message: String,
+}
+
+impl Alerts {
+    /// An engine for `db`, which gets the `alert_events` table (one engine per database).
+    pub fn new(db: &PromoDb) -> Result<Alerts> {
+        let log = Arc::new(EventLog::new());
+        db.session()
+            .register_table("alert_events", Arc::clone(&log) as _)
+            .map_err(|e| {
+                Error::InvalidArgument(format!("cannot create the alert_events table: {e}"))
+            })?;
+        Ok(Alerts {
+            db: db.clone(),
+            rules: Vec::new(),
+            instances: HashMap::new(),
+            sinks: Vec::new(),
+            log,
+        })
+    }
+
+    /// Adds a rule, planning its query once. A query that does not plan, or key or value
+    /// columns it does not return, are errors naming the rule.
+    pub async fn add(&mut self, rule: Rule) -> Result<()> {
+        if self.rules.iter().any(|r| r.rule.name == rule.name) {
+            return Err(Error::InvalidArgument(format!(
+                "alert rule '{}' already exists",
+                rule.name
+            )));
+        }
+        let frame = self.db.dataframe(&rule.query).await.map_err(|e| {
+            Error::InvalidArgument(format!("alert rule '{}': query: {e}", rule.name))
+        })?;
+        let schema = frame.schema().as_arrow().clone();
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let find = |name: &str, field: &str| {
+            columns.iter().position(|c| c == name).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "alert rule '{}': {field} '{name}' is not a column of its query (columns: {})",
+                    rule.name,
+                    columns.join(", ")
+                ))
+            })
+        };
+        let value = rule
+            .value
+            .as_deref()
+            .map(|v| find(v, "value"))
+            .transpose()?;
+        if let Some(v) = value {
+            let data_type = schema.field(v).data_type();
+            if !(data_type.is_numeric() || matches!(data_type, DataType::Decimal128(..))) {
+                return Err(Error::InvalidArgument(format!(
+                    "alert rule '{}': value '{}' must be numeric, not {data_type}",
+                    rule.name, columns[v]
+                )));
+            }
+        }
+        let keys = if rule.keys.is_empty() {
+            (0..columns.len()).filter(|i| Some(*i) != value).collect()
+        } else {
+            rule.keys
+                .iter()
+                .map(|k| find(k, "key"))
+                .collect::<Result<_>>()?
+        };
+        self.rules.push(PreparedRule {
+            plan: frame.logical_plan().clone(),
+            rule,
+            columns,
+            keys,
+            value,
+        });
+        Ok(())
+    }
+
+    /// Sends the events `route` matches to `sink`.
+    pub fn add_sink(&mut self, route: Route, sink: impl AlertSink + 'static) {
+        self.sinks.push((route, Arc::new(sink)));
+    }
+
+    /// Runs every rule over the data as it is now and moves every instance along, with
+    /// `now` as the time of the evaluation (event time: a replay passes its clock).
+    /// Returns the transitions, which are also in `alert_events` and given to the sinks.
+    /// A failing sink does not stop the others; its error is returned after all ran.
+    pub async fn evaluate(&mut self, now: DateTime<Utc>) -> Result<Vec<AlertEvent>> {
+        let mut events = Vec::new();
+        for index in 0..self.rules.len() {
+            let hits = self.run_rule(index).await?;
+            self.advance(index, hits, now, &mut events);
+        }
+        self.publish(&events)?;
+        Ok(events)
+    }
+
+    /// Records that `by` took on the firing instance `key` of rule `rule` at `at`: it is
+    /// not repeated any more (it still resolves).
+    pub fn acknowledge(
+        &mut self,
+        rule: &str,
+        key: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<AlertEvent> {
+        let index = self
+            .rules
+            .iter()
+            .position(|r| r.rule.name == rule)
+            .ok_or_else(|| Error::InvalidArgument(format!("no alert rule '{rule}'")))?;
+        let instance = self
+            .instances
+            .get_mut(&(index, key.to_string()))
+            .filter(|i| i.firing)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("rule '{rule}' has no firing alert '{key}'"))
+            })?;
+        instance.acknowledged = true;
+        let mut event = event(
+            &self.rules[index].rule,
+            key,
+            instance,
+            Transition::Acknowledged,
+            at,
+        );
+        event.actor = Some(by.to_string());
+        self.publish(std::slice::from_ref(&event))?;
+        Ok(event)
+    }
+
+    /// The instances firing now, as (rule, key), sorted.
+    pub fn firing(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .instances
+            .iter()
+            .filter(|(_, i)| i.firing)
+            .map(|((r, key), _)| (self.rules[*r].rule.name.clone(), key.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    async fn run_rule(&self, index: usize) -> Result<BTreeMap<String, Hit>> {
+        let prepared = &self.rules[index];
+        let state = self.db.session().state();
+        let batches = DataFrame::new(state, prepared.plan.clone())
+            .collect()
+            .await
+            .map_err(|e| Error::Sql(format!("alert rule '{}': {e}", prepared.rule.name)))?;
+        let mut hits = BTreeMap::new();
+        for batch in &batches {
+            collect_hits(prepared, batch, &mut hits)?;
+        }
+        Ok(hits)
+    }
+
+    fn advance(
+        &mut self,
+        index: usize,
+        mut hits: BTreeMap<String, Hit>,
+        now: DateTime<Utc>,
+        events: &mut Vec<AlertEvent>,
+    ) {
+        let rule = &self.rules[index].rule;
+        // Instances whose row is gone.
+        let gone: Vec<String> = self
+            .instances
+            .keys()
+            .filter(|(r, key)| *r == index && !hits.contains_key(key))
+            .map(|(_, key)| key.clone())
+            .collect();
+        for key in gone {
+            if let Some(instance) = self.instances.remove(&(index, key.clone()))
+                && instance.firing
+            {
+                events.push(event(rule, &key, &instance, Transition::Resolved, now));
+            }
+        }
+        for (key, hit) in std::mem::take(&mut hits) {
+            let slot = (index, key.clone());
+            let instance = self.instances.entry(slot).or_insert_with(|| {
+                let fresh = Instance {
+                    firing: false,
+                    since: now,
+                    notified: None,
+                    acknowledged: false,
+                    value: hit.value,
+                    message: hit.message.clone(),
+                };
+                events.push(event(rule, &key, &fresh, Transition::Pending, now));
+                fresh
+            });
+            instance.value = hit.value;
+            instance.message = hit.message;
+            if !instance.firing {
+                if now - instance.since >= rule.hold {
+                    instance.firing = true;
+                    instance.notified = Some(now);
+                    events.push(event(rule, &key, instance, Transition::Firing, now));
+                }
+            } else if let (Some(repeat), Some(last), false) =
+                (rule.repeat, instance.notified, instance.acknowledged)
+                && now - last >= repeat
+            {
+                instance.notified = Some(now);
+                events.push(event(rule, &key, instance, Transition::Repeat, now));
+            }
+        }
+    }
+
+    fn publish(&self, events: &[AlertEvent]) -> Result<()> {
+        self.log.append(events)?;
+        let mut first_error = None;
+        for event in events.iter().filter(|e| e.transition.notifies()) {
+            for (route, sink) in &self.sinks {
+                if route.matches(event)
+                    && let Err(e) = sink.deliver(event)
+                {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn event(
+    rule: &Rule,
+    key: &str,
+    instance: &Instance,
+    transition: Transition,
+    at: DateTime<Utc>,
+) -> AlertEvent {
+    AlertEvent {
+        at,
+        rule: rule.name.clone(),
+        key: key.to_string(),
+        transition,
+        severity: rule.severity,
+        owner: rule.owner.clone(),
+        value: instance.value,
+        message: instance.message.clone(),
+        actor: None,
+    }
+}
+
+/// Each row's key, value and message; the first row of a key wins (dedup).
+fn collect_hits(
+    prepared: &PreparedRule,
+    batch: &RecordBatch,
+    hits: &mut BTreeMap<String, Hit>,
+) -> Result<()> {
+    let values = match prepared.value {
+        Some(v) => Some(cast(batch.column(v), &DataType::Float64)?),
+        None => None,
+    };
+    for row in 0..batch.num_rows() {
+        let cell = |i: usize| -> Result<String> {
+            let column = batch.column(i);
+            if column.is_null(row) {
+                return Ok("NULL".to_string());
+            }
+            if let Some(floats) = column.as_primitive_opt::<Float64Type>() {
+                return Ok(format!("{:.1}", floats.value(row)));
+            }
+            Ok(array_value_to_string(column, row)?)
+        };
+        let key = prepared
+            .keys
+            .iter()
+            .map(|&i| cell(i))
+            .collect::<Result<Vec<_>>>()?
+            .join(",");
+        if hits.contains_key(&key) {
+            continue;
+        }
+        let value = values
+            .as_ref()
+            .map(|v| v.as_primitive::<Float64Type>())
+            .filter(|v| v.is_valid(row))
+            .map(|v| v.value(row));
+        let message = match &prepared.rule.message {
+            Some(template) => {
+                let mut text = template.replace("{rule}", &prepared.rule.name);
+                text = text.replace("{key}", &key);
+                for (i, name) in prepared.columns.iter().enumerate() {
+                    let placeholder = format!("{{{name}}}");
+                    if text.contains(&placeholder) {
+                        text = text.replace(&placeholder, &cell(i)?);
+                    }
+                }
+                text
+            }
+            None => format!("{}: {key}", prepared.rule.name),
+        };
+        hits.insert(key, Hit { value, message });
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! What a rule is: a query, its key and value columns, a message, and how it behaves.
+
+use chrono::Duration;
+
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Needs attention soon.
+    Warning,
+    /// Costs money now.
+    Critical,
+}
+
+impl Severity {
+    /// Its name in events and sinks: `info`, `warning`, `critical`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// An alert rule. Build it with [`Rule::sql`] or a built-in ([`Rule::stock_out_forecast`])
+/// and the `with_*` methods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub(crate) name: String,
+    pub(crate) query: String,
+    /// Columns naming an instance; empty means every column but the value column.
+    pub(crate) keys: Vec<String>,
+    pub(crate) value: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) severity: Severity,
+    pub(crate) owner: String,
+    pub(crate) hold: Duration,
+    pub(crate) repeat: Option<Duration>,
+}
+
+impl Rule {
+    /// A rule whose alert instances are the rows of `query`: by default each row fires at
+    /// once (no `for`), with severity warning, owned by `ops`, keyed by all its columns.
+    pub fn sql(name: impl Into<String>, query: impl Into<String>) -> Rule {
+        Rule {
+            name: name.into(),
+            query: query.into(),
+            keys: Vec::new(),
+            value: None,
+            message: None,
+            severity: Severity::Warning,
+            owner: "ops".to_string(),
+            hold: Duration::zero(),
+            repeat: None,
+        }
+    }
+
+    /// SKUs whose stock runs out within `lead` at the current pace (or already has), from
+    /// the `stock_risk` view; keyed by `sku_id`, value `minutes_to_stockout`, critical,
+    /// owned by `supply`.
+    pub fn stock_out_forecast(lead: Duration) -> Rule {
+        let minutes = lead.num_seconds() as f64 / 60.0;
+        Rule::sql(
+            "stock-out forecast",
+            format!(
+                "SELECT sku_id, on_hand, minutes_to_stockout FROM stock_risk \
+                 WHERE minutes_to_stockout < {minutes}"
+            ),
+        )
+        .keyed_by(["sku_id"])
+        .with_value("minutes_to_stockout")
+        .with_message("SKU {sku_id} runs out in {minutes_to_stockout} minutes ({on_hand} left)")
+        .with_severity(Severity::Critical)
+        .with_owner("supply")
+    }
+
+    /// The columns that name an instance (e.g. `["sku_id"]`).
+    pub fn keyed_by<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Rule {
+        self.keys = columns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The numeric column reported as the alert's value.
+    pub fn with_value(mut self, column: impl Into<String>) -> Rule {
+        self.value = Some(column.into());
+        self
+    }
+
+    /// The message: `{column}` is replaced by the row's value of that column, `{rule}` by
+    /// the rule's name, `{key}` by the instance key. Default: "`rule`: `key`".
+    pub fn with_message(mut self, template: impl Into<String>) -> Rule {
+        self.message = Some(template.into());
+        self
+    }
+
+    /// Severity.
+    pub fn with_severity(mut self, severity: Severity) -> Rule {
+        self.severity = severity;
+        self
+    }
+
+    /// The team or role that acts on it; sinks are routed by it.
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Rule {
+        self.owner = owner.into();
+        self
+    }
+
+    /// How long an instance must hold before it fires (`for` in Prometheus terms).
+    pub fn with_for(mut self, hold: Duration) -> Rule {
+        self.hold = hold;
+        self
+    }
+
+    /// While firing and not acknowledged, notify again every `interval`.
+    pub fn with_repeat(mut self, interval: Duration) -> Rule {
+        self.repeat = Some(interval);
+        self
+    }
+
+    /// The rule's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
