@@ -41,6 +41,8 @@ struct PreparedRule {
 struct Instance {
     firing: bool,
     since: DateTime<Utc>,
+    /// When a firing instance's row was last seen missing first (resolve hold).
+    absent_since: Option<DateTime<Utc>>,
     notified: Option<DateTime<Utc>>,
     acknowledged: bool,
     value: Option<f64>,
@@ -221,9 +223,17 @@ impl Alerts {
             .map(|(_, key)| key.clone())
             .collect();
         for key in gone {
-            if let Some(instance) = self.instances.remove(&(index, key.clone()))
-                && instance.firing
-            {
+            let slot = (index, key.clone());
+            let Some(instance) = self.instances.get_mut(&slot) else {
+                continue;
+            };
+            if !instance.firing {
+                self.instances.remove(&slot);
+                continue;
+            }
+            let absent_since = *instance.absent_since.get_or_insert(now);
+            if now - absent_since >= rule.resolve_hold {
+                let instance = self.instances.remove(&slot).expect("present");
                 events.push(event(rule, &key, &instance, Transition::Resolved, now));
             }
         }
@@ -233,6 +243,7 @@ impl Alerts {
                 let fresh = Instance {
                     firing: false,
                     since: now,
+                    absent_since: None,
                     notified: None,
                     acknowledged: false,
                     value: hit.value,
@@ -243,6 +254,7 @@ impl Alerts {
             });
             instance.value = hit.value;
             instance.message = hit.message;
+            instance.absent_since = None;
             if !instance.firing {
                 if now - instance.since >= rule.hold {
                     instance.firing = true;

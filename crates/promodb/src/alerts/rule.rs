@@ -37,6 +37,7 @@ pub struct Rule {
     pub(crate) severity: Severity,
     pub(crate) owner: String,
     pub(crate) hold: Duration,
+    pub(crate) resolve_hold: Duration,
     pub(crate) repeat: Option<Duration>,
 }
 
@@ -53,13 +54,15 @@ impl Rule {
             severity: Severity::Warning,
             owner: "ops".to_string(),
             hold: Duration::zero(),
+            resolve_hold: Duration::zero(),
             repeat: None,
         }
     }
 
     /// SKUs whose stock runs out within `lead` at the current pace (or already has), from
     /// the `stock_risk` view; keyed by `sku_id`, value `minutes_to_stockout`, critical,
-    /// owned by `supply`.
+    /// owned by `supply`, resolved only after 15 minutes out of the lead (sell rates over
+    /// 15 minutes are noisy).
     pub fn stock_out_forecast(lead: Duration) -> Rule {
         let minutes = lead.num_seconds() as f64 / 60.0;
         Rule::sql(
@@ -74,6 +77,7 @@ impl Rule {
         .with_message("SKU {sku_id} runs out in {minutes_to_stockout} minutes ({on_hand} left)")
         .with_severity(Severity::Critical)
         .with_owner("supply")
+        .with_resolve_after(Duration::minutes(15))
     }
 
     /// The columns that name an instance (e.g. `["sku_id"]`).
@@ -110,6 +114,13 @@ impl Rule {
     /// How long an instance must hold before it fires (`for` in Prometheus terms).
     pub fn with_for(mut self, hold: Duration) -> Rule {
         self.hold = hold;
+        self
+    }
+
+    /// How long a firing instance's row must stay away before it resolves, so that a
+    /// value hovering at the threshold does not fire and resolve over and over.
+    pub fn with_resolve_after(mut self, hold: Duration) -> Rule {
+        self.resolve_hold = hold;
         self
     }
 

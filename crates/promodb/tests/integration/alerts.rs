@@ -235,3 +235,37 @@ fn bad_rules_are_refused_with_the_rule_and_field_named() {
     assert!(err.to_string().contains("already exists"), "{err}");
     assert!(Alerts::new(&db).is_err(), "a second engine on one database");
 }
+
+#[test]
+fn a_resolve_hold_keeps_a_flapping_alert_firing() {
+    let db = PromoDb::in_memory().unwrap();
+    let mut alerts = Alerts::new(&db).unwrap();
+    block_on(
+        alerts.add(
+            low_stock()
+                .with_for(Duration::zero())
+                .with_resolve_after(Duration::minutes(10)),
+        ),
+    )
+    .unwrap();
+    let step = |alerts: &mut Alerts, minute| -> Vec<Transition> {
+        block_on(alerts.evaluate(at(minute)))
+            .unwrap()
+            .iter()
+            .map(|e| e.transition)
+            .collect()
+    };
+    stock(&db, 0, 8, 5);
+    assert_eq!(
+        step(&mut alerts, 0),
+        vec![Transition::Pending, Transition::Firing]
+    );
+    stock(&db, 1, 8, 12); // above the threshold for a moment
+    assert_eq!(step(&mut alerts, 1), vec![]);
+    stock(&db, 5, 8, 6); // back below: still the same alert, no new firing
+    assert_eq!(step(&mut alerts, 5), vec![]);
+    stock(&db, 6, 8, 50);
+    assert_eq!(step(&mut alerts, 6), vec![]);
+    assert_eq!(step(&mut alerts, 15), vec![], "9 minutes away");
+    assert_eq!(step(&mut alerts, 16), vec![Transition::Resolved]);
+}
