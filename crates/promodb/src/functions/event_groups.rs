@@ -12,8 +12,10 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, UInt32Type};
-use datafusion::common::{DataFusionError, Result, ScalarValue, internal_err};
-use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+use datafusion::common::{DataFusionError, Result, internal_err};
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+
+use super::one_group::Regroup;
 
 /// A row that passed the NULL check: its time (in `ts`'s own unit) and the bit set of the
 /// conditions it satisfies (bit k-1 for condition k; 0 is a row matching none).
@@ -296,44 +298,22 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
     }
 }
 
-/// The plain accumulator DataFusion uses without GROUP BY and in window functions: the
-/// same code, with one group.
-#[derive(Debug)]
-pub(crate) struct SingleGroup<E>(pub(crate) EventGroups<E>);
-
-impl<E: GroupEvaluator> Accumulator for SingleGroup<E> {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; values.first().map_or(0, |v| v.len())];
-        self.0.update_batch(values, &groups, None, 1)
+// Not derived: that would require `E: Clone`, but the evaluator is shared.
+impl<E> Clone for EventGroups<E> {
+    fn clone(&self) -> Self {
+        EventGroups {
+            evaluator: Arc::clone(&self.evaluator),
+            ts_index: self.ts_index,
+            null_when_unseen: self.null_when_unseen,
+            group_of: self.group_of.clone(),
+            rows: self.rows.clone(),
+            seen: self.seen.clone(),
+        }
     }
+}
 
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        // DataFusion may evaluate and then keep accumulating (window frames): evaluate a
-        // bucketed copy and keep the rows.
-        self.0.resize(1)?;
-        let groups = GroupedRows {
-            offsets: vec![0, self.0.rows.len()],
-            rows: self.0.rows.clone(),
-        };
-        let array = self.0.evaluate_groups(&groups, &self.0.seen)?;
-        ScalarValue::try_from_array(&array, 0)
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.resize(1)?;
-        let arrays = self.0.state(EmitTo::All)?;
-        arrays
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, 0))
-            .collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; states.first().map_or(0, |v| v.len())];
-        self.0.merge_batch(states, &groups, 1)
+impl<E: GroupEvaluator> Regroup for EventGroups<E> {
+    fn ensure_groups(&mut self, groups: usize) -> Result<()> {
+        self.resize(groups)
     }
 }

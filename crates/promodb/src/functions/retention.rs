@@ -25,6 +25,7 @@ use datafusion::logical_expr::{
 };
 
 use super::funnel_args::MAX_STEPS;
+use super::one_group::{OneGroup, Regroup};
 
 /// The `retention` aggregate function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -107,7 +108,7 @@ impl AggregateUDFImpl for Retention {
 }
 
 /// The OR of every group's condition bits.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct RetentionGroups {
     conditions: usize,
     masks: Vec<u32>,
@@ -207,35 +208,11 @@ impl GroupsAccumulator for RetentionGroups {
     }
 }
 
-/// The plain accumulator (no GROUP BY, window functions): one group.
-#[derive(Debug)]
-struct OneGroup(RetentionGroups);
-
-impl Accumulator for OneGroup {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; values.first().map_or(0, |v| v.len())];
-        self.0.update_batch(values, &groups, None, 1)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.masks.resize(1, 0);
-        let masks = self.0.masks.clone();
-        let array = self.0.evaluate(EmitTo::All)?;
-        self.0.masks = masks;
-        ScalarValue::try_from_array(&array, 0)
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.masks.resize(1, 0);
-        Ok(vec![ScalarValue::UInt32(Some(self.0.masks[0]))])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let groups = vec![0; states.first().map_or(0, |v| v.len())];
-        self.0.merge_batch(states, &groups, 1)
+impl Regroup for RetentionGroups {
+    fn ensure_groups(&mut self, groups: usize) -> Result<()> {
+        if self.masks.len() < groups {
+            self.masks.resize(groups, 0);
+        }
+        Ok(())
     }
 }

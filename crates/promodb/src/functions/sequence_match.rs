@@ -24,10 +24,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 
-use super::event_groups::{
-    EventGroups, EventRow, GroupEvaluator, GroupedRows, SingleGroup, state_fields,
-};
+use super::event_groups::{EventGroups, EventRow, GroupEvaluator, GroupedRows, state_fields};
 use super::funnel_args::MAX_STEPS;
+use super::one_group::OneGroup;
 use super::sequence_pattern::{SequencePattern, TooSlow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -154,7 +153,7 @@ impl AggregateUDFImpl for SequenceMatch {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SingleGroup(self.groups(&args)?)))
+        Ok(Box::new(OneGroup(self.groups(&args)?)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {

@@ -34,9 +34,10 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::event_groups::{EventGroups, GroupEvaluator, GroupedRows, SingleGroup, state_fields};
+use super::event_groups::{EventGroups, GroupEvaluator, GroupedRows, state_fields};
 use super::funnel_args::FunnelLayout;
 use super::funnel_scan::FunnelSpec;
+use super::one_group::OneGroup;
 
 /// What the function returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,7 +113,7 @@ impl AggregateUDFImpl for WindowFunnel {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SingleGroup(self.groups(&args)?)))
+        Ok(Box::new(OneGroup(self.groups(&args)?)))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
