@@ -4,6 +4,7 @@
 mod event_groups;
 mod funnel_args;
 mod funnel_scan;
+mod one_group;
 mod retention;
 mod safe_div;
 mod sequence_match;
