@@ -1,5 +1,6 @@
 //! [`PromoDb`], the embedded database handle.
 
+use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::thread;
 
@@ -10,11 +11,12 @@ use datafusion::execution::context::SessionContext;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions};
 
 use crate::builder::PromoDbBuilder;
+use crate::durable::Durable;
 use crate::error::{Error, Result};
 use crate::ingest::{LoadReport, Row, RowSink, read_files};
 use crate::query::{PromoSchema, new_session, run_script, script_dataframe};
 use crate::schema::{Table, conform};
-use crate::storage::{StorageConfig, TableSnapshot, TableStore};
+use crate::storage::{StorageConfig, TableSnapshot, TableStore, single_row_batch};
 use crate::views::{BUILTIN_VIEWS, plan_view};
 
 /// An embedded promodb database: the canonical promo tables, live appends and SQL.
@@ -30,6 +32,18 @@ pub struct PromoDb {
 struct Inner {
     ctx: SessionContext,
     stores: Vec<Arc<TableStore>>,
+    /// The WAL and persistence of a database opened on a directory.
+    durable: Option<Arc<Durable>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Wait for the persister to finish its cycle, so that the directory is closed
+        // (and its lock released) when the last handle is dropped, not a moment later.
+        if let Some(durable) = &self.durable {
+            durable.stop_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for PromoDb {
@@ -46,16 +60,26 @@ impl PromoDb {
         PromoDbBuilder::default().in_memory()
     }
 
+    /// Opens the durable database in directory `dir` with default settings (creating it if
+    /// needed): every append is in the write-ahead log and fsynced before it returns, and
+    /// rows are persisted to Parquet in the background. See [`crate::durable`].
+    pub fn open(dir: impl AsRef<Path>) -> Result<PromoDb> {
+        PromoDbBuilder::default().open(dir)
+    }
+
     /// A builder to choose settings.
     pub fn builder() -> PromoDbBuilder {
         PromoDbBuilder::default()
     }
 
-    pub(crate) fn from_builder(builder: PromoDbBuilder) -> Result<PromoDb> {
+    pub(crate) fn from_builder(builder: PromoDbBuilder, dir: Option<&Path>) -> Result<PromoDb> {
         let stores: Vec<Arc<TableStore>> = Table::ALL
             .iter()
             .map(|t| Arc::new(TableStore::new(*t, builder.storage.clone())))
             .collect();
+        let durable = dir
+            .map(|dir| Durable::open(dir, builder.durable.clone(), stores.clone()))
+            .transpose()?;
         let ctx = new_session(builder.target_partitions);
         crate::functions::register_all(&ctx);
         let catalog = ctx
@@ -71,8 +95,15 @@ impl PromoDb {
             let table = futures::executor::block_on(plan_view(&ctx, view))?;
             schema.add_builtin_view(view.name, table);
         }
-        let inner = Arc::new(Inner { ctx, stores });
-        spawn_sealer(Arc::downgrade(&inner), &builder.storage);
+        let inner = Arc::new(Inner {
+            ctx,
+            stores,
+            durable,
+        });
+        spawn_sealer(
+            inner.stores.iter().map(Arc::downgrade).collect(),
+            &builder.storage,
+        );
         Ok(PromoDb { inner })
     }
 
@@ -96,15 +127,29 @@ impl PromoDb {
             .map(|b| conform(store.table(), b))
             .collect::<Result<_>>()?;
         let rows = conformed.iter().map(RecordBatch::num_rows).sum();
-        store.append(conformed)?;
+        self.store_conformed(store, conformed)?;
         Ok(rows)
     }
 
+    /// Stores conformed batches: through the WAL when the database is durable.
+    fn store_conformed(&self, store: &TableStore, batches: Vec<RecordBatch>) -> Result<()> {
+        match &self.inner.durable {
+            Some(durable) => durable.append(store, batches),
+            None => store.append(batches, || Ok(())).map(|_| ()),
+        }
+    }
+
     /// Pushes one typed row ([`crate::ingest::Order`], [`crate::ingest::UserEvent`], ...).
-    /// Rows are batched for you; a query that starts after this returns sees the row.
+    /// Rows are batched for you; a query that starts after this returns sees the row. In a
+    /// durable database each push is its own WAL record, as durable as an append when it
+    /// returns (batch appends are the faster path there).
     pub fn push<R: Row>(&self, row: R) -> Result<()> {
         let store = &self.inner.stores[R::TABLE as usize];
-        store.push_row(|columns| row.write(&mut RowSink::new(columns)))
+        let write = |columns: &mut [_]| row.write(&mut RowSink::new(columns));
+        match &self.inner.durable {
+            Some(durable) => durable.append(store, vec![single_row_batch(R::TABLE, write)?]),
+            None => store.push_row(write),
+        }
     }
 
     /// Pushes typed rows one after the other; returns how many.
@@ -134,7 +179,7 @@ impl PromoDb {
             }
         }
         let rows = conformed.iter().map(RecordBatch::num_rows).sum();
-        store.append(conformed)?;
+        self.store_conformed(store, conformed)?;
         Ok(LoadReport {
             table: store.table().name().to_string(),
             files: files.len(),
@@ -209,6 +254,21 @@ impl PromoDb {
         Ok(self.store(table)?.pending_rows())
     }
 
+    /// Persists every row appended so far to Parquet now, truncates the WAL up to them and
+    /// compacts small files (the background persister does this every persist interval).
+    /// Does nothing for an in-memory database.
+    pub fn checkpoint(&self) -> Result<()> {
+        match &self.inner.durable {
+            Some(durable) => durable.persist(),
+            None => Ok(()),
+        }
+    }
+
+    /// The directory of a durable database; `None` in memory.
+    pub fn directory(&self) -> Option<&Path> {
+        self.inner.durable.as_ref().map(|d| d.dir())
+    }
+
     /// The DataFusion session behind [`PromoDb::sql`], to register functions or tables of
     /// your own.
     pub fn session(&self) -> &SessionContext {
@@ -217,15 +277,17 @@ impl PromoDb {
 }
 
 /// Seals open buffers that are older than the seal interval, until the database is dropped.
-fn spawn_sealer(inner: Weak<Inner>, config: &StorageConfig) {
+/// It holds the tables weakly and nothing else, so that dropping the database releases
+/// it (and its directory lock) at once, on the dropping thread.
+fn spawn_sealer(stores: Vec<Weak<TableStore>>, config: &StorageConfig) {
     let tick = (config.seal_interval / 2).max(std::time::Duration::from_millis(1));
     let spawned = thread::Builder::new()
         .name("promodb-sealer".to_string())
         .spawn(move || {
             loop {
                 thread::sleep(tick);
-                let Some(inner) = inner.upgrade() else { return };
-                for store in &inner.stores {
+                for store in &stores {
+                    let Some(store) = store.upgrade() else { return };
                     // An error here means a broken invariant; the next query reports it.
                     let _ = store.seal_if_stale();
                 }

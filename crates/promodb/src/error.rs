@@ -100,6 +100,45 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Data on disk is damaged: a WAL record, a Parquet file or the manifest does not
+    /// check out. Recovery stops here rather than skip data.
+    #[error("corrupt {}: at byte {offset}: {reason}", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the damage (of the record, for the WAL).
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Another process (or another handle in this one) has the database directory open.
+    #[error("the database is in use: {} is locked by another process", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+
+    /// A write or fsync of the durable database failed earlier; appends are refused until
+    /// the database is reopened (recovery then restores everything acknowledged).
+    #[error("writes are refused until the database is reopened: {reason}")]
+    WritesRefused {
+        /// The failure that stopped writes.
+        reason: String,
+    },
+
+    /// More data waits to be persisted than the configured bound, and the persister did
+    /// not catch up in time.
+    #[error(
+        "backpressure: {unpersisted_bytes} bytes wait to be persisted, over the bound of {limit_bytes}"
+    )]
+    Backpressure {
+        /// Bytes appended and not yet persisted.
+        unpersisted_bytes: usize,
+        /// The configured bound.
+        limit_bytes: usize,
+    },
+
     /// The SQL could not be parsed, planned or executed.
     #[error("sql: {0}")]
     Sql(String),
@@ -127,6 +166,10 @@ pub enum ErrorKind {
     Io,
     /// A bad argument to an API call.
     InvalidArgument,
+    /// Data on disk is damaged.
+    Corrupt,
+    /// The database cannot take writes now: locked, refusing writes, or backpressure.
+    Unavailable,
     /// A bug in promodb.
     Internal,
 }
@@ -142,6 +185,10 @@ impl Error {
             | Error::TypeMismatch { .. } => ErrorKind::Schema,
             Error::InFile { error, .. } => error.kind(),
             Error::File { .. } | Error::Io { .. } => ErrorKind::Io,
+            Error::Corrupt { .. } => ErrorKind::Corrupt,
+            Error::Locked { .. } | Error::WritesRefused { .. } | Error::Backpressure { .. } => {
+                ErrorKind::Unavailable
+            }
             Error::Sql(_) => ErrorKind::Sql,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Error::Internal(_) => ErrorKind::Internal,
@@ -179,6 +226,14 @@ impl Error {
         Error::InFile {
             path: path.into(),
             error: Box::new(error),
+        }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, reason: &str) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            offset,
+            reason: one_line(reason),
         }
     }
 

@@ -40,6 +40,7 @@
 pub mod alerts;
 mod builder;
 mod db;
+pub mod durable;
 mod error;
 pub mod functions;
 pub mod ingest;

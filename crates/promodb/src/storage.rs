@@ -15,7 +15,7 @@ mod open_buffer;
 mod segment;
 mod table_store;
 
-pub(crate) use open_buffer::ColumnBuilder;
+pub(crate) use open_buffer::{ColumnBuilder, single_row_batch};
 pub use segment::Segment;
 pub(crate) use table_store::TableStore;
 pub use table_store::{StorageConfig, TableSnapshot};

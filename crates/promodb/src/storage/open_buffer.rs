@@ -56,6 +56,18 @@ impl ColumnBuilder {
     }
 }
 
+/// One row as a canonical batch (for appends that must be logged row by row).
+pub(crate) fn single_row_batch(
+    table: Table,
+    write: impl FnOnce(&mut [ColumnBuilder]) -> Result<()>,
+) -> Result<RecordBatch> {
+    let mut buffer = OpenBuffer::new(table, 1);
+    buffer.push_row(write)?;
+    buffer
+        .seal()?
+        .ok_or_else(|| Error::Internal("a pushed row vanished".to_string()))
+}
+
 /// Rows of one table that were pushed but not yet sealed.
 #[derive(Debug)]
 pub(crate) struct OpenBuffer {

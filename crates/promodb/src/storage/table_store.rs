@@ -97,16 +97,23 @@ impl TableStore {
     pub(crate) fn snapshot(&self) -> Result<Arc<TableSnapshot>> {
         if self.open_rows.load(Ordering::SeqCst) > 0 {
             let mut open = self.lock_writer();
-            self.publish_locked(&mut open, Vec::new())?;
+            self.publish_locked(&mut open, Vec::new(), || Ok(()))?;
         }
         Ok(Arc::clone(&self.read_current()))
     }
 
     /// Appends conformed batches atomically: a query sees all of them or none. Returns
-    /// whether the table's schema grew (new user columns).
-    pub(crate) fn append(&self, batches: Vec<RecordBatch>) -> Result<bool> {
+    /// whether the table's schema grew (new user columns). `on_publish` runs under the
+    /// table's write lock once the batches are known to fit and just before they become
+    /// visible, so appends reach it in the order queries see them (the WAL queues its
+    /// record there); if it fails, nothing is published.
+    pub(crate) fn append(
+        &self,
+        batches: Vec<RecordBatch>,
+        on_publish: impl FnOnce() -> Result<()>,
+    ) -> Result<bool> {
         let mut open = self.lock_writer();
-        self.publish_locked(&mut open, batches)
+        self.publish_locked(&mut open, batches, on_publish)
     }
 
     /// Pushes one row into the open buffer; seals it when full.
@@ -117,7 +124,7 @@ impl TableStore {
         let mut open = self.lock_writer();
         open.push_row(write)?;
         if open.rows() >= self.config.seal_rows {
-            self.publish_locked(&mut open, Vec::new())?;
+            self.publish_locked(&mut open, Vec::new(), || Ok(()))?;
         } else {
             self.open_rows.store(open.rows(), Ordering::SeqCst);
         }
@@ -138,7 +145,7 @@ impl TableStore {
             .opened_at()
             .is_some_and(|t| t.elapsed() >= self.config.seal_interval);
         if stale {
-            self.publish_locked(&mut open, Vec::new())?;
+            self.publish_locked(&mut open, Vec::new(), || Ok(()))?;
         }
         Ok(())
     }
@@ -155,7 +162,12 @@ impl TableStore {
 
     /// Builds and publishes the next snapshot: the open buffer's rows first (they were
     /// pushed before anything this call appends), then `batches`. Caller holds the lock.
-    fn publish_locked(&self, open: &mut OpenBuffer, batches: Vec<RecordBatch>) -> Result<bool> {
+    fn publish_locked(
+        &self,
+        open: &mut OpenBuffer,
+        batches: Vec<RecordBatch>,
+        on_publish: impl FnOnce() -> Result<()>,
+    ) -> Result<bool> {
         let current = self.read_current();
         // Everything that can refuse the batches runs before the open buffer is touched,
         // so a refused append loses no pushed row.
@@ -191,6 +203,7 @@ impl TableStore {
             }
         }
         self.merge_small_tail(&mut segments, &schema)?;
+        on_publish()?;
         let next = Arc::new(TableSnapshot { schema, segments });
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
         // Only now may a query skip sealing: the rows it would seal are published.

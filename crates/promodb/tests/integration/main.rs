@@ -5,6 +5,8 @@ mod common;
 mod alerts;
 mod bad_input;
 mod concurrency;
+mod crash;
+mod durable;
 mod funnel_golden;
 mod loading;
 mod pruning;
