@@ -20,7 +20,10 @@ WITH per_buyer AS (
 scored AS (
     SELECT user_id,
            last_order,
-           date_part('epoch', max(last_order) OVER () - last_order) / 60.0 AS recency,
+           -- In microseconds (ts is TIMESTAMP(6)): date_part('epoch', interval) would drop
+           -- the fraction of a second.
+           (arrow_cast(max(last_order) OVER (), 'Int64') - arrow_cast(last_order, 'Int64'))
+               / 60000000.0 AS recency,
            frequency,
            monetary,
            CAST(ntile(5) OVER (ORDER BY last_order, user_id) AS BIGINT) AS r_score,

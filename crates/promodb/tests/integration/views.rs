@@ -135,3 +135,26 @@ fn views_keep_working_after_a_table_grows_a_user_column() {
         ),
     );
 }
+
+#[test]
+fn rfm_recency_keeps_fractions_of_a_second() {
+    let db = PromoDb::in_memory().unwrap();
+    db.push(order("2026-11-11T00:00:00.250Z", 1, 7, 1)).unwrap();
+    db.push(order("2026-11-11T00:00:30Z", 2, 7, 1)).unwrap();
+    let rows = query(
+        &db,
+        "SELECT user_id, recency FROM customer_rfm ORDER BY user_id",
+    )
+    .unwrap();
+    // 29.75 s = 0.4958333... minutes.
+    assert_text_eq(
+        "
++---------+---------------------+
+| user_id | recency             |
++---------+---------------------+
+| 1       | 0.49583333333333335 |
+| 2       | 0.0                 |
++---------+---------------------+",
+        &table(&rows),
+    );
+}
