@@ -266,3 +266,109 @@ fn gen_refuses_a_zero_scale_in_one_line() {
     assert!(!output.status.success());
     assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
 }
+
+/// Runs a command that must succeed; returns its stdout.
+fn ok(args: &[&str]) -> String {
+    let output = promodb(args);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
+#[test]
+fn load_and_sql_on_a_durable_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db");
+    let db = db.to_str().unwrap();
+    let orders = format!("orders={}", fixture("small/orders.csv"));
+    let output = promodb(&["load", "--db", db, &orders]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("into orders"),
+        "{}",
+        stderr(&output)
+    );
+    let count = "SELECT count(*) AS n FROM orders";
+    let once = ok(&["sql", "--db", db, "--format", "csv", count]);
+    // The rows are in Parquet files under the Hive layout, and a second load appends.
+    assert!(std::path::Path::new(db).join("orders").is_dir());
+    ok(&["load", "--db", db, &orders]);
+    let twice = ok(&["sql", "--db", db, "--format", "csv", count]);
+    let n = |text: &str| -> u64 { text.lines().nth(1).unwrap().parse().unwrap() };
+    assert!(n(&once) > 0);
+    assert_eq!(n(&twice), 2 * n(&once));
+    // `sql --db --load` persists what it loads before running the query.
+    ok(&["sql", "--db", db, "--load", &orders, count]);
+    assert_eq!(
+        n(&ok(&["sql", "--db", db, "--format", "csv", count])),
+        3 * n(&once)
+    );
+}
+
+#[test]
+fn gen_writes_straight_into_a_database_and_sql_reads_extra_tables_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("db");
+    let out = dir.path().join("files");
+    let (db, out) = (db.to_str().unwrap(), out.to_str().unwrap());
+    let output = promodb(&[
+        "gen", "--scale", "3000", "--seed", "3", "--db", db, "--out", out,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let from_db = ok(&[
+        "sql",
+        "--db",
+        db,
+        "--format",
+        "csv",
+        "SELECT count(*) AS n, sum(amount) AS gmv FROM orders",
+    ]);
+    let orders = format!("orders={out}/orders.parquet");
+    let from_files = ok(&[
+        "sql",
+        "--load",
+        &orders,
+        "--format",
+        "csv",
+        "SELECT count(*) AS n, sum(amount) AS gmv FROM orders",
+    ]);
+    assert_eq!(from_db, from_files);
+    let targets = format!("targets={out}/targets.parquet");
+    let hours = ok(&[
+        "sql",
+        "--db",
+        db,
+        "--table",
+        &targets,
+        "--format",
+        "csv",
+        "SELECT count(*) > 0 AS some FROM targets",
+    ]);
+    assert_eq!(hours, "some\ntrue\n");
+}
+
+#[test]
+fn a_database_in_use_or_damaged_is_one_line_on_stderr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let db = path.to_str().unwrap();
+    {
+        let _open = promodb::PromoDb::open(&path).expect("open");
+        let output = promodb(&["sql", "--db", db, "SELECT 1"]);
+        assert!(!output.status.success());
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("in use"), "{err}");
+    }
+    ok(&[
+        "load",
+        "--db",
+        db,
+        &format!("orders={}", fixture("small/orders.csv")),
+    ]);
+    std::fs::remove_file(path.join("MANIFEST")).unwrap();
+    let output = promodb(&["sql", "--db", db, "SELECT 1"]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("MANIFEST is missing"), "{err}");
+}

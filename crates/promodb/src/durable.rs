@@ -153,7 +153,7 @@ impl Durable {
             Some(_) => Some(wal::encode_append(store.table(), &batches)?),
             None => None,
         };
-        let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
+        let bytes = data_bytes(&batches);
         let mut seq = None;
         {
             let _gate = self.gate.read().unwrap_or_else(|e| e.into_inner());
@@ -361,6 +361,16 @@ impl Signal {
                 .0;
         }
     }
+}
+
+/// The bytes of data in `batches`: of their slices, not of the buffers they view (a
+/// batch sliced from a bigger one shares its buffers).
+pub(crate) fn data_bytes(batches: &[RecordBatch]) -> usize {
+    batches
+        .iter()
+        .flat_map(|b| b.columns())
+        .map(|column| column.to_data().get_slice_memory_size().unwrap_or(0))
+        .sum()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -4,9 +4,11 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::{Args, ValueEnum};
+use clap::{ArgGroup, Args, ValueEnum};
 use promodb::schema::Table;
 use promodb_datagen::{IncidentSet, OutputFormat, PromoConfig, generate_with_progress};
+
+use super::database;
 
 /// Generate a synthetic Double 11 promotion: every canonical table, last year's promo,
 /// hourly targets and labelled incidents.
@@ -16,12 +18,18 @@ use promodb_datagen::{IncidentSet, OutputFormat, PromoConfig, generate_with_prog
 ///   promodb gen --scale 1000000 --seed 42 --out data/promo
 ///   promodb sql --load orders=data/promo/orders.parquet "SELECT count(*) FROM orders"
 ///
-/// DIR receives TABLE.parquet (or .csv) for each canonical table, last_year/ with last
-/// year's user_events, orders and payments, targets.parquet (hourly GMV and order
+///   promodb gen --scale 1000000 --db data/db
+///   promodb sql --db data/db "SELECT count(*) FROM orders"
+///
+/// --out DIR receives TABLE.parquet (or .csv) for each canonical table, last_year/ with
+/// last year's user_events, orders and payments, targets.parquet (hourly GMV and order
 /// targets) and incidents.csv (kind,key,start,end: the ground truth of the injected
-/// incidents). The same --scale and --seed give the same files on every machine.
+/// incidents). --db DIR appends the canonical tables to the durable database in DIR
+/// (created if missing) and returns once they are persisted; give both to get both.
+/// The same --scale and --seed give the same rows on every machine.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("target").required(true).multiple(true).args(["out", "db"])))]
 pub(crate) struct GenArgs {
     /// About how many user_events rows; every other table scales with it.
     #[arg(long, default_value_t = 1_000_000)]
@@ -31,9 +39,13 @@ pub(crate) struct GenArgs {
     #[arg(long, default_value_t = 42)]
     seed: u64,
 
-    /// Directory to write (created if missing).
+    /// Directory to write files to (created if missing).
     #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    out: Option<PathBuf>,
+
+    /// Durable database to append the canonical tables to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    db: Option<PathBuf>,
 
     /// File format.
     #[arg(long, value_enum, default_value_t = FileFormat::Parquet)]
@@ -78,16 +90,26 @@ pub(crate) fn run(args: GenArgs) -> anyhow::Result<()> {
     let began = Instant::now();
     let mut bar = ProgressBar::new(std::io::stderr().is_terminal());
     let promo = generate_with_progress(&config, &mut |stage, done| bar.show(stage, done));
-    bar.show("writing files", 0.0);
-    let files = promo.write_dir(&args.out, format)?;
+    let mut written = Vec::new();
+    if let Some(out) = &args.out {
+        bar.show("writing files", 0.0);
+        let files = promo.write_dir(out, format)?;
+        written.push(format!("{} files to {}", files.len(), out.display()));
+    }
+    if let Some(dir) = &args.db {
+        bar.show("persisting", 0.0);
+        let db = database::open(Some(dir))?;
+        let rows = promo.load_into(&db)?;
+        database::persist(&db)?;
+        written.push(format!("{rows} rows to the database in {}", dir.display()));
+    }
     bar.finish();
     for table in Table::ALL {
         eprintln!("{:>12} {:>10} rows", table.name(), promo.rows(table));
     }
     eprintln!(
-        "wrote {} files to {} in {:.1} s ({} incidents labelled)",
-        files.len(),
-        args.out.display(),
+        "wrote {} in {:.1} s ({} incidents labelled)",
+        written.join(" and "),
         began.elapsed().as_secs_f64(),
         promo.incidents().len()
     );

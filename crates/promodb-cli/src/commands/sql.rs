@@ -8,9 +8,10 @@ use clap::Args;
 use promodb::PromoDb;
 use promodb::arrow::array::RecordBatch;
 
+use super::database;
 use crate::output::{Format, print_batches};
 
-/// Run SQL over canonical promo tables loaded from files.
+/// Run SQL over canonical promo tables loaded from files or kept in a database.
 ///
 /// Examples:
 ///
@@ -19,8 +20,14 @@ use crate::output::{Format, print_batches};
 ///
 ///   promodb sql --load user_events=events/ --format csv --file funnel.sql
 ///
+///   promodb sql --db data/db --table targets=data/promo/targets.parquet \
+///       "SELECT count(*) FROM orders"
+///
 /// Each --load reads a file, a directory (recursively) or a glob of .parquet, .csv (with a
 /// header) or .jsonl files into the canonical table TABLE, checked against its schema.
+/// With --db the tables are those of the durable database in DIR, and rows loaded are
+/// persisted in it before the SQL runs. Each --table registers Parquet or CSV files as an
+/// extra table NAME, read in place (last year's promo, targets, a lookup).
 /// Several statements may be given, separated by ';': all run in order and the result of
 /// the last is printed. `--format csv` prints a header line, then one line per row, with
 /// DECIMALs at their scale (12.30), timestamps as RFC 3339 UTC and NULL as an empty field.
@@ -31,6 +38,15 @@ pub(crate) struct SqlArgs {
     /// Load PATH (file, directory or glob) into canonical table TABLE; repeatable.
     #[arg(long = "load", value_name = "TABLE=PATH")]
     loads: Vec<String>,
+
+    /// Work on the durable database in DIR instead of an empty one in memory.
+    #[arg(long, value_name = "DIR")]
+    db: Option<PathBuf>,
+
+    /// Register PATH (.parquet or .csv file, directory or glob) as table NAME, read in
+    /// place; repeatable.
+    #[arg(long = "table", value_name = "NAME=PATH")]
+    tables: Vec<String>,
 
     /// Output format of the result.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -64,20 +80,45 @@ pub(crate) fn run(args: SqlArgs) -> anyhow::Result<()> {
         bail!("--repeat must be at least 1");
     }
 
-    let db = PromoDb::in_memory()?;
-    for load in &args.loads {
-        let (table, path) = load
-            .split_once('=')
-            .with_context(|| format!("--load expects TABLE=PATH, got '{load}'"))?;
-        db.load(table, path)?;
+    let db = database::open(args.db.as_deref())?;
+    if !database::load_all(&db, &args.loads)?.is_empty() {
+        database::persist(&db)?;
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let batches = runtime.block_on(execute(&db, &sql, &args))?;
+    let batches = runtime.block_on(async {
+        register_tables(&db, &args.tables).await?;
+        execute(&db, &sql, &args).await
+    })?;
     print_batches(&batches, args.format)
+}
+
+/// Registers each `NAME=PATH` of --table, by the extension of PATH (or of the files in it).
+async fn register_tables(db: &PromoDb, tables: &[String]) -> anyhow::Result<()> {
+    for table in tables {
+        let (name, path) = database::split_pair(table, "--table expects NAME=PATH")?;
+        let csv = path.ends_with(".csv") || contains_csv(path);
+        if csv {
+            db.register_csv(name, path).await?;
+        } else {
+            db.register_parquet(name, path).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a directory holds CSV files (and no Parquet ones).
+fn contains_csv(path: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    let extensions: Vec<_> = entries
+        .filter_map(|e| e.ok()?.path().extension().map(|x| x.to_owned()))
+        .collect();
+    extensions.iter().any(|x| x == "csv") && !extensions.iter().any(|x| x == "parquet")
 }
 
 async fn execute(db: &PromoDb, sql: &str, args: &SqlArgs) -> anyhow::Result<Vec<RecordBatch>> {

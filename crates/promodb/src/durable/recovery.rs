@@ -6,13 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
-use datafusion::arrow::array::RecordBatch;
-
 use super::disk::{Disk, temp_path};
 use super::manifest::{MANIFEST, Manifest};
 use super::parquet_files::read_file;
 use super::wal::{self, Commit, HEADER_LEN, Wal};
-use super::{Durability, Durable, DurableConfig, Signal};
+use super::{Durability, Durable, DurableConfig, Signal, data_bytes};
 use crate::error::{Error, Result};
 use crate::schema::{Table, conform};
 use crate::storage::TableStore;
@@ -185,12 +183,8 @@ fn replay_wal(
             cut_torn_tail(&path, offset, disk)?;
         }
         for record in contents.records {
-            let batches: Vec<RecordBatch> = record.batches;
-            bytes += batches
-                .iter()
-                .map(RecordBatch::get_array_memory_size)
-                .sum::<usize>();
-            stores[record.table as usize].append(batches, || Ok(()))?;
+            bytes += data_bytes(&record.batches);
+            stores[record.table as usize].append(record.batches, || Ok(()))?;
         }
     }
     Ok(bytes)
