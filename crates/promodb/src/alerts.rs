@@ -48,8 +48,10 @@ mod engine;
 mod event_log;
 mod rule;
 mod sink;
+mod webhook;
 
 pub use engine::Alerts;
 pub use event_log::{AlertEvent, Transition};
 pub use rule::{Rule, Severity};
 pub use sink::{AlertSink, CallbackSink, JsonLinesSink, Route};
+pub use webhook::{WebhookConfig, WebhookSink};

@@ -13,3 +13,4 @@ mod pruning;
 mod rows;
 mod slt;
 mod views;
+mod webhook;
