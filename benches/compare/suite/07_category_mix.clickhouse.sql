@@ -1,0 +1,13 @@
+-- GMV per category and its share of the total (see .promodb.sql).
+WITH per_category AS (
+    SELECT k.category AS category, sum(o.amount) AS gmv
+    FROM orders o
+    LEFT JOIN skus k ON k.sku_id = o.sku_id
+    GROUP BY k.category
+)
+SELECT category,
+       gmv,
+       toFloat64(gmv) / nullIf(toFloat64(sum(gmv) OVER ()), 0) AS share
+FROM per_category
+ORDER BY gmv DESC, category NULLS LAST
+SETTINGS join_use_nulls = 1
