@@ -47,11 +47,13 @@
 mod engine;
 mod event_log;
 mod rule;
+mod rule_file;
 mod sink;
 mod webhook;
 
 pub use engine::Alerts;
 pub use event_log::{AlertEvent, Transition};
 pub use rule::{Rule, Severity};
+pub use rule_file::RuleFile;
 pub use sink::{AlertSink, CallbackSink, JsonLinesSink, Route};
 pub use webhook::{WebhookConfig, WebhookSink};

@@ -139,6 +139,19 @@ pub enum Error {
         limit_bytes: usize,
     },
 
+    /// An alert rule file is malformed.
+    #[error("{}: {item}: {}{reason}", path.display(), if field.is_empty() { String::new() } else { format!("field '{field}': ") })]
+    RuleFile {
+        /// The file.
+        path: PathBuf,
+        /// Which rule (`rule 'low stock'`, `rule #3`) or sink (`sink #1`), or `file`.
+        item: String,
+        /// The field at fault; empty for a problem with the whole item.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// The SQL could not be parsed, planned or executed.
     #[error("sql: {0}")]
     Sql(String),
@@ -190,7 +203,7 @@ impl Error {
                 ErrorKind::Unavailable
             }
             Error::Sql(_) => ErrorKind::Sql,
-            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::InvalidArgument(_) | Error::RuleFile { .. } => ErrorKind::InvalidArgument,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }

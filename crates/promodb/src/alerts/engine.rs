@@ -1,6 +1,7 @@
 //! Evaluating rules and keeping each instance's lifecycle.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use datafusion::logical_expr::LogicalPlan;
 
 use super::event_log::{AlertEvent, EventLog, Transition};
 use super::rule::Rule;
+use super::rule_file::RuleFile;
 use super::sink::{AlertSink, Route};
 use crate::PromoDb;
 use crate::error::{Error, Result};
@@ -131,6 +133,21 @@ impl Alerts {
     /// Sends the events `route` matches to `sink`.
     pub fn add_sink(&mut self, route: Route, sink: impl AlertSink + 'static) {
         self.sinks.push((route, Arc::new(sink)));
+    }
+
+    /// Adds the rules and sinks of a TOML rule file (see [`RuleFile`]): all of them, or
+    /// none if one is malformed or does not plan (the error names the rule and field).
+    pub async fn add_file(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let file = RuleFile::load(path.as_ref())?;
+        let before = self.rules.len();
+        for rule in file.rules {
+            if let Err(error) = self.add(rule).await {
+                self.rules.truncate(before);
+                return Err(error);
+            }
+        }
+        self.sinks.extend(file.sinks);
+        Ok(())
     }
 
     /// Runs every rule over the data as it is now and moves every instance along, with

@@ -11,6 +11,7 @@ mod funnel_golden;
 mod loading;
 mod pruning;
 mod rows;
+mod rule_file;
 mod slt;
 mod views;
 mod webhook;
