@@ -48,12 +48,14 @@ mod engine;
 mod event_log;
 mod rule;
 mod rule_file;
+mod runner;
 mod sink;
 mod webhook;
 
-pub use engine::Alerts;
+pub use engine::{Alerts, RuleStats};
 pub use event_log::{AlertEvent, Transition};
 pub use rule::{Rule, Severity};
 pub use rule_file::RuleFile;
+pub use runner::{AlertRunner, Clock, ManualClock, Schedule, SystemClock};
 pub use sink::{AlertSink, CallbackSink, JsonLinesSink, Route};
 pub use webhook::{WebhookConfig, WebhookSink};

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{LoadReport, Row, RowSink, read_files};
 use crate::query::{PromoSchema, new_session, run_script, script_dataframe};
 use crate::schema::{Table, conform};
-use crate::storage::{StorageConfig, TableSnapshot, TableStore, single_row_batch};
+use crate::storage::{Changes, StorageConfig, TableSnapshot, TableStore, single_row_batch};
 use crate::views::{BUILTIN_VIEWS, plan_view};
 
 /// An embedded promodb database: the canonical promo tables, live appends and SQL.
@@ -34,6 +34,8 @@ struct Inner {
     stores: Vec<Arc<TableStore>>,
     /// The WAL and persistence of a database opened on a directory.
     durable: Option<Arc<Durable>>,
+    /// Appends per table, for evaluation after appends.
+    changes: Arc<Changes>,
 }
 
 impl Drop for Inner {
@@ -73,9 +75,16 @@ impl PromoDb {
     }
 
     pub(crate) fn from_builder(builder: PromoDbBuilder, dir: Option<&Path>) -> Result<PromoDb> {
+        let changes = Arc::new(Changes::default());
         let stores: Vec<Arc<TableStore>> = Table::ALL
             .iter()
-            .map(|t| Arc::new(TableStore::new(*t, builder.storage.clone())))
+            .map(|t| {
+                Arc::new(TableStore::new(
+                    *t,
+                    builder.storage.clone(),
+                    Arc::clone(&changes),
+                ))
+            })
             .collect();
         let durable = dir
             .map(|dir| Durable::open(dir, builder.durable.clone(), stores.clone()))
@@ -99,6 +108,7 @@ impl PromoDb {
             ctx,
             stores,
             durable,
+            changes,
         });
         spawn_sealer(
             inner.stores.iter().map(Arc::downgrade).collect(),
@@ -262,6 +272,11 @@ impl PromoDb {
             Some(durable) => durable.persist(),
             None => Ok(()),
         }
+    }
+
+    /// Appends per table since the database opened.
+    pub(crate) fn changes(&self) -> &Arc<Changes> {
+        &self.inner.changes
     }
 
     /// The directory of a durable database; `None` in memory.

@@ -3,11 +3,13 @@
 //! with time-range pruning, and a runner for scripts of several statements.
 
 mod catalog;
+mod dependencies;
 mod provider;
 mod session;
 mod time_range;
 
 pub(crate) use catalog::PromoSchema;
+pub(crate) use dependencies::tables_read;
 pub use provider::PromoTable;
 pub use session::{ScriptStatement, split_statements};
 pub(crate) use session::{new_session, run_script, script_dataframe};

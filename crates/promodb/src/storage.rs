@@ -11,10 +11,12 @@
 //! before it: read your writes). Small segments at the tail are merged, so that queries
 //! do not drown in tiny batches.
 
+mod changes;
 mod open_buffer;
 mod segment;
 mod table_store;
 
+pub(crate) use changes::Changes;
 pub(crate) use open_buffer::{ColumnBuilder, single_row_batch};
 pub use segment::Segment;
 pub(crate) use table_store::TableStore;

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -18,6 +19,8 @@ use super::rule_file::RuleFile;
 use super::sink::{AlertSink, Route};
 use crate::PromoDb;
 use crate::error::{Error, Result};
+use crate::query::tables_read;
+use crate::schema::Table;
 
 /// The alert engine of one database: its rules, their instances, and the sinks.
 #[derive(Debug)]
@@ -34,6 +37,9 @@ pub struct Alerts {
 struct PreparedRule {
     rule: Rule,
     plan: LogicalPlan,
+    /// The canonical tables the query reads (through views too).
+    tables: Vec<Table>,
+    stats: RuleStats,
     columns: Vec<String>,
     keys: Vec<usize>,
     value: Option<usize>,
@@ -49,6 +55,17 @@ struct Instance {
     acknowledged: bool,
     value: Option<f64>,
     message: String,
+}
+
+/// What evaluating one rule has cost so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleStats {
+    /// Times its query ran.
+    pub evaluations: u64,
+    /// Wall time spent running its query and reading the result.
+    pub total_time: std::time::Duration,
+    /// Instances (distinct keys) in its last result.
+    pub last_rows: usize,
 }
 
 /// One row of a rule's result.
@@ -121,6 +138,8 @@ impl Alerts {
                 .collect::<Result<_>>()?
         };
         self.rules.push(PreparedRule {
+            tables: tables_read(frame.logical_plan()),
+            stats: RuleStats::default(),
             plan: frame.logical_plan().clone(),
             rule,
             columns,
@@ -155,9 +174,26 @@ impl Alerts {
     /// Returns the transitions, which are also in `alert_events` and given to the sinks.
     /// A failing sink does not stop the others; its error is returned after all ran.
     pub async fn evaluate(&mut self, now: DateTime<Utc>) -> Result<Vec<AlertEvent>> {
+        self.evaluate_selected(now, |_| true).await
+    }
+
+    /// Like [`Alerts::evaluate`], for the rules whose tables `select` picks.
+    pub(crate) async fn evaluate_selected(
+        &mut self,
+        now: DateTime<Utc>,
+        select: impl Fn(&[Table]) -> bool,
+    ) -> Result<Vec<AlertEvent>> {
         let mut events = Vec::new();
         for index in 0..self.rules.len() {
+            if !select(&self.rules[index].tables) {
+                continue;
+            }
+            let started = Instant::now();
             let hits = self.run_rule(index).await?;
+            let stats = &mut self.rules[index].stats;
+            stats.evaluations += 1;
+            stats.total_time += started.elapsed();
+            stats.last_rows = hits.len();
             self.advance(index, hits, now, &mut events);
         }
         self.publish(&events)?;
@@ -196,6 +232,28 @@ impl Alerts {
         event.actor = Some(by.to_string());
         self.publish(std::slice::from_ref(&event))?;
         Ok(event)
+    }
+
+    /// The canonical tables rule `rule` reads (through views too): appends to them make
+    /// an [`super::AlertRunner`] evaluate it. `None` if there is no such rule.
+    pub fn tables_read(&self, rule: &str) -> Option<&[Table]> {
+        self.rules
+            .iter()
+            .find(|r| r.rule.name == rule)
+            .map(|r| r.tables.as_slice())
+    }
+
+    /// How often each rule was evaluated and what it cost, in the order rules were added.
+    pub fn stats(&self) -> Vec<(String, RuleStats)> {
+        self.rules
+            .iter()
+            .map(|r| (r.rule.name.clone(), r.stats.clone()))
+            .collect()
+    }
+
+    /// The database the rules run on.
+    pub(crate) fn db(&self) -> &PromoDb {
+        &self.db
     }
 
     /// The instances firing now, as (rule, key), sorted.

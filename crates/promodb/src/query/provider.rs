@@ -44,6 +44,11 @@ impl PromoTable {
         PromoTable { store, schema }
     }
 
+    /// The canonical table it scans.
+    pub fn table(&self) -> crate::schema::Table {
+        self.store.table()
+    }
+
     fn batch_for_schema(&self, segment: &Segment) -> DfResult<RecordBatch> {
         let batch = segment.batch();
         if batch.num_columns() == self.schema.fields().len() {

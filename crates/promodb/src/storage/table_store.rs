@@ -10,6 +10,7 @@ use datafusion::arrow::compute::kernels::cast::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::FormatOptions;
 
+use super::changes::Changes;
 use super::open_buffer::{ColumnBuilder, OpenBuffer};
 use super::segment::Segment;
 use crate::error::{Error, Result};
@@ -72,10 +73,12 @@ pub(crate) struct TableStore {
     /// Rows in the open buffer, readable without the lock so that queries only take the
     /// write lock when there is something to seal.
     open_rows: AtomicUsize,
+    /// Told of every append (pushed rows, appended batches).
+    changes: Arc<Changes>,
 }
 
 impl TableStore {
-    pub(crate) fn new(table: Table, config: StorageConfig) -> Self {
+    pub(crate) fn new(table: Table, config: StorageConfig, changes: Arc<Changes>) -> Self {
         let snapshot = TableSnapshot {
             schema: table.arrow_schema(),
             segments: Vec::new(),
@@ -86,6 +89,7 @@ impl TableStore {
             writer: Mutex::new(OpenBuffer::new(table, config.seal_rows)),
             open_rows: AtomicUsize::new(0),
             config,
+            changes,
         }
     }
 
@@ -113,7 +117,10 @@ impl TableStore {
         on_publish: impl FnOnce() -> Result<()>,
     ) -> Result<bool> {
         let mut open = self.lock_writer();
-        self.publish_locked(&mut open, batches, on_publish)
+        let grew = self.publish_locked(&mut open, batches, on_publish)?;
+        drop(open);
+        self.changes.bump(self.table);
+        Ok(grew)
     }
 
     /// Pushes one row into the open buffer; seals it when full.
@@ -128,6 +135,8 @@ impl TableStore {
         } else {
             self.open_rows.store(open.rows(), Ordering::SeqCst);
         }
+        drop(open);
+        self.changes.bump(self.table);
         Ok(())
     }
 

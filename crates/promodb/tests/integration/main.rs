@@ -2,6 +2,7 @@
 
 mod common;
 
+mod alert_runner;
 mod alerts;
 mod bad_input;
 mod concurrency;
