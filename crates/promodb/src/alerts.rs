@@ -44,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+mod anomaly;
 mod engine;
 mod event_log;
 mod rule;
@@ -52,6 +53,7 @@ mod runner;
 mod sink;
 mod webhook;
 
+pub use anomaly::{Anomaly, AnomalyParams, Direction, Measure, PromoCalendar};
 pub use engine::{Alerts, RuleStats};
 pub use event_log::{AlertEvent, Transition};
 pub use rule::{Rule, Severity};

@@ -13,8 +13,9 @@ use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::LogicalPlan;
 
+use super::anomaly::{Detector, Firing};
 use super::event_log::{AlertEvent, EventLog, Transition};
-use super::rule::Rule;
+use super::rule::{Rule, Source};
 use super::rule_file::RuleFile;
 use super::sink::{AlertSink, Route};
 use crate::PromoDb;
@@ -36,10 +37,24 @@ pub struct Alerts {
 #[derive(Debug)]
 struct PreparedRule {
     rule: Rule,
-    plan: LogicalPlan,
-    /// The canonical tables the query reads (through views too).
+    /// The canonical tables the rule reads (through views too).
     tables: Vec<Table>,
     stats: RuleStats,
+    evaluator: Evaluator,
+}
+
+/// How a rule's instances are found at each evaluation.
+#[derive(Debug)]
+enum Evaluator {
+    /// The rows of a query planned once.
+    Query(Box<PreparedQuery>),
+    /// The firing keys of an anomaly model.
+    Anomaly(Box<Detector>),
+}
+
+#[derive(Debug)]
+struct PreparedQuery {
+    plan: LogicalPlan,
     columns: Vec<String>,
     keys: Vec<usize>,
     value: Option<usize>,
@@ -92,8 +107,9 @@ impl Alerts {
         })
     }
 
-    /// Adds a rule, planning its query once. A query that does not plan, or key or value
-    /// columns it does not return, are errors naming the rule.
+    /// Adds a rule, planning its queries once (and, for an anomaly rule, reading its
+    /// baseline). A query that does not plan, or key or value columns it does not return,
+    /// are errors naming the rule.
     pub async fn add(&mut self, rule: Rule) -> Result<()> {
         if self.rules.iter().any(|r| r.rule.name == rule.name) {
             return Err(Error::InvalidArgument(format!(
@@ -101,7 +117,28 @@ impl Alerts {
                 rule.name
             )));
         }
-        let frame = self.db.dataframe(&rule.query).await.map_err(|e| {
+        let (evaluator, tables) = match &rule.source {
+            Source::Query(query) => {
+                let (prepared, tables) = self.prepare_query(&rule, query).await?;
+                (Evaluator::Query(Box::new(prepared)), tables)
+            }
+            Source::Anomaly(anomaly) => {
+                let detector = Detector::prepare(&self.db, &rule.name, (**anomaly).clone()).await?;
+                let tables = detector.tables();
+                (Evaluator::Anomaly(Box::new(detector)), tables)
+            }
+        };
+        self.rules.push(PreparedRule {
+            rule,
+            tables,
+            stats: RuleStats::default(),
+            evaluator,
+        });
+        Ok(())
+    }
+
+    async fn prepare_query(&self, rule: &Rule, query: &str) -> Result<(PreparedQuery, Vec<Table>)> {
+        let frame = self.db.dataframe(query).await.map_err(|e| {
             Error::InvalidArgument(format!("alert rule '{}': query: {e}", rule.name))
         })?;
         let schema = frame.schema().as_arrow().clone();
@@ -137,16 +174,14 @@ impl Alerts {
                 .map(|k| find(k, "key"))
                 .collect::<Result<_>>()?
         };
-        self.rules.push(PreparedRule {
-            tables: tables_read(frame.logical_plan()),
-            stats: RuleStats::default(),
+        let tables = tables_read(frame.logical_plan());
+        let prepared = PreparedQuery {
             plan: frame.logical_plan().clone(),
-            rule,
             columns,
             keys,
             value,
-        });
-        Ok(())
+        };
+        Ok((prepared, tables))
     }
 
     /// Sends the events `route` matches to `sink`.
@@ -189,7 +224,7 @@ impl Alerts {
                 continue;
             }
             let started = Instant::now();
-            let hits = self.run_rule(index).await?;
+            let hits = self.run_rule(index, now).await?;
             let stats = &mut self.rules[index].stats;
             stats.evaluations += 1;
             stats.total_time += started.elapsed();
@@ -268,16 +303,35 @@ impl Alerts {
         out
     }
 
-    async fn run_rule(&self, index: usize) -> Result<BTreeMap<String, Hit>> {
-        let prepared = &self.rules[index];
-        let state = self.db.session().state();
-        let batches = DataFrame::new(state, prepared.plan.clone())
-            .collect()
-            .await
-            .map_err(|e| Error::Sql(format!("alert rule '{}': {e}", prepared.rule.name)))?;
+    async fn run_rule(
+        &mut self,
+        index: usize,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, Hit>> {
+        let prepared = &mut self.rules[index];
+        let rule = &prepared.rule;
         let mut hits = BTreeMap::new();
-        for batch in &batches {
-            collect_hits(prepared, batch, &mut hits)?;
+        match &mut prepared.evaluator {
+            Evaluator::Query(query) => {
+                let state = self.db.session().state();
+                let batches = DataFrame::new(state, query.plan.clone())
+                    .collect()
+                    .await
+                    .map_err(|e| Error::Sql(format!("alert rule '{}': {e}", rule.name)))?;
+                for batch in &batches {
+                    collect_hits(rule, query, batch, &mut hits)?;
+                }
+            }
+            Evaluator::Anomaly(detector) => {
+                let firing = detector
+                    .evaluate(&self.db, now)
+                    .await
+                    .map_err(|e| Error::Sql(format!("alert rule '{}': {e}", rule.name)))?;
+                for (key, firing) in firing {
+                    let hit = anomaly_hit(rule, &key, &firing);
+                    hits.insert(key, hit);
+                }
+            }
         }
         Ok(hits)
     }
@@ -382,9 +436,32 @@ fn event(
     }
 }
 
+/// A firing anomaly's value (the actual count) and message.
+fn anomaly_hit(rule: &Rule, key: &str, firing: &Firing) -> Hit {
+    let score = &firing.score;
+    let template = rule.message.as_deref().unwrap_or(
+        "{rule}: {direction} {key}: {actual} in {interval} min, {expected} expected (z {z})",
+    );
+    let message = template
+        .replace("{rule}", &rule.name)
+        .replace("{key}", key)
+        .replace("{direction}", firing.direction)
+        .replace("{actual}", &format!("{:.0}", score.actual))
+        .replace("{expected}", &format!("{:.1}", score.expected))
+        .replace("{z}", &format!("{:.1}", score.z))
+        .replace("{interval}", &score.interval.to_string())
+        .replace("  ", " ")
+        .replace(" :", ":");
+    Hit {
+        value: Some(score.actual),
+        message,
+    }
+}
+
 /// Each row's key, value and message; the first row of a key wins (dedup).
 fn collect_hits(
-    prepared: &PreparedRule,
+    rule: &Rule,
+    prepared: &PreparedQuery,
     batch: &RecordBatch,
     hits: &mut BTreeMap<String, Hit>,
 ) -> Result<()> {
@@ -417,9 +494,9 @@ fn collect_hits(
             .map(|v| v.as_primitive::<Float64Type>())
             .filter(|v| v.is_valid(row))
             .map(|v| v.value(row));
-        let message = match &prepared.rule.message {
+        let message = match &rule.message {
             Some(template) => {
-                let mut text = template.replace("{rule}", &prepared.rule.name);
+                let mut text = template.replace("{rule}", &rule.name);
                 text = text.replace("{key}", &key);
                 for (i, name) in prepared.columns.iter().enumerate() {
                     let placeholder = format!("{{{name}}}");
@@ -429,7 +506,7 @@ fn collect_hits(
                 }
                 text
             }
-            None => format!("{}: {key}", prepared.rule.name),
+            None => format!("{}: {key}", rule.name),
         };
         hits.insert(key, Hit { value, message });
     }

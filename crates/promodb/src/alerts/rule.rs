@@ -2,6 +2,8 @@
 
 use chrono::Duration;
 
+use super::anomaly::Anomaly;
+
 /// How urgent an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -24,12 +26,12 @@ impl Severity {
     }
 }
 
-/// An alert rule. Build it with [`Rule::sql`] or a built-in ([`Rule::stock_out_forecast`])
-/// and the `with_*` methods.
+/// An alert rule. Build it with [`Rule::sql`], [`Rule::anomaly`] or a built-in
+/// ([`Rule::stock_out_forecast`], [`Rule::promo_anomalies`]...) and the `with_*` methods.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub(crate) name: String,
-    pub(crate) query: String,
+    pub(crate) source: Source,
     /// Columns naming an instance; empty means every column but the value column.
     pub(crate) keys: Vec<String>,
     pub(crate) value: Option<String>,
@@ -41,13 +43,22 @@ pub struct Rule {
     pub(crate) repeat: Option<Duration>,
 }
 
+/// Where a rule's alert instances come from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Source {
+    /// The rows of a query.
+    Query(String),
+    /// The firing keys of an anomaly model.
+    Anomaly(Box<Anomaly>),
+}
+
 impl Rule {
     /// A rule whose alert instances are the rows of `query`: by default each row fires at
     /// once (no `for`), with severity warning, owned by `ops`, keyed by all its columns.
     pub fn sql(name: impl Into<String>, query: impl Into<String>) -> Rule {
         Rule {
             name: name.into(),
-            query: query.into(),
+            source: Source::Query(query.into()),
             keys: Vec::new(),
             value: None,
             message: None,
@@ -78,6 +89,19 @@ impl Rule {
         .with_severity(Severity::Critical)
         .with_owner("supply")
         .with_resolve_after(Duration::minutes(15))
+    }
+
+    /// A rule that fires on the anomalies `anomaly` finds, one instance per key of its
+    /// measure, with severity warning, owned by `ops`. The message template may use
+    /// `{rule}`, `{key}`, `{direction}` (spike or drop), `{actual}`, `{expected}`, `{z}` and
+    /// `{interval}` (minutes); the value is the actual count. Its own consecutive-interval
+    /// and hysteresis logic decides firing and resolving, so `with_for` and
+    /// `with_resolve_after` delay them further.
+    pub fn anomaly(name: impl Into<String>, anomaly: Anomaly) -> Rule {
+        Rule {
+            source: Source::Anomaly(Box::new(anomaly)),
+            ..Rule::sql(name, String::new())
+        }
     }
 
     /// The columns that name an instance (e.g. `["sku_id"]`).

@@ -4,6 +4,7 @@ mod common;
 
 mod alert_runner;
 mod alerts;
+mod anomaly;
 mod bad_input;
 mod concurrency;
 mod crash;
