@@ -4,15 +4,19 @@
 //! in arrival order, at X times real time (default 3600: a promo hour per second; 0 runs
 //! unpaced), and every N simulated minutes (default 60) prints what the ops team watches,
 //! with its freshness: how long after the rows were appended the query saw them all.
-//! Alert rules (a stock-out forecast and a failing payment method) run every 5 simulated
-//! minutes; their firing and resolved alerts are printed as they happen. At the end, the
-//! full war-room summary.
+//! The war room's alert rules run every 5 simulated minutes (deciding each minute): the
+//! promo-aware anomaly and efficiency rules against last year's promo (traffic, orders,
+//! GMV, orders per channel, payment success per method, ad conversion) and the stock-out
+//! forecast along last year's demand curve. Their firing and resolved alerts are printed
+//! as they happen: with the default incidents, a wechat payment outage at 09:36, an ads
+//! conversion collapse at 13:12 and a traffic drop at 16:48. At the end, the alerts per
+//! owner from `alert_events`, and the full war-room summary.
 
 use std::time::Instant;
 
 use chrono::Duration;
 use promodb::PromoDb;
-use promodb::alerts::{Alerts, Rule, Severity, Transition};
+use promodb::alerts::{Alerts, PromoCalendar, Rule, Transition};
 use promodb::arrow::array::AsArray;
 use promodb::arrow::datatypes::Int64Type;
 use promodb::arrow::util::display::array_value_to_string;
@@ -31,16 +35,19 @@ const TICK: &str = "
            (SELECT count(*) FROM stock_risk WHERE minutes_to_stockout > 0
               AND minutes_to_stockout < 30) AS skus_under_30min";
 
-/// Payment methods whose success rate over the last 10 minutes of payments is under 60%.
-const PAYMENT_FAILING: &str = "
-    SELECT method, success_rate, attempts FROM (
-        SELECT method, count(*) AS attempts,
-               safe_div(count(*) FILTER (WHERE status = 'success'), count(*)) AS success_rate
-        FROM payments
-        WHERE method IS NOT NULL
-          AND ts > (SELECT max(ts) FROM payments) - INTERVAL '10 minutes'
-        GROUP BY method)
-    WHERE attempts >= 10 AND success_rate < 0.6";
+/// The closed loop after the promo: what each owner was alerted to, and for how long.
+const ALERTS_PER_OWNER: &str = "
+    WITH episodes AS (
+        SELECT f.owner, f.rule, f.key, f.ts AS fired_at, min(r.ts) AS resolved_at
+        FROM alert_events f
+        LEFT JOIN alert_events r
+          ON r.rule = f.rule AND r.key = f.key AND r.transition = 'resolved' AND r.ts > f.ts
+        WHERE f.transition = 'firing'
+        GROUP BY f.owner, f.rule, f.key, f.ts)
+    SELECT owner, rule, count(*) AS alerts,
+           round(avg(CAST(resolved_at AS BIGINT) - CAST(fired_at AS BIGINT)) / 60e6, 1)
+               AS avg_minutes_up
+    FROM episodes GROUP BY owner, rule ORDER BY owner, rule";
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -51,18 +58,15 @@ async fn main() -> anyhow::Result<()> {
     let db = PromoDb::in_memory()?;
     let mut replay = Replay::new(&promo, &db)?;
     let mut alerts = Alerts::new(&db)?;
+    let calendar = PromoCalendar::new(config.start);
+    for rule in Rule::promo_anomalies(calendar) {
+        alerts.add(rule).await?;
+    }
     alerts
-        .add(Rule::stock_out_forecast(Duration::minutes(60)))
-        .await?;
-    alerts
-        .add(
-            Rule::sql("payment method failing", PAYMENT_FAILING)
-                .keyed_by(["method"])
-                .with_value("success_rate")
-                .with_message("{method}: {attempts} attempts, success rate {success_rate}")
-                .with_severity(Severity::Critical)
-                .with_owner("payments"),
-        )
+        .add(Rule::stock_out_forecast_by_curve(
+            calendar,
+            Duration::minutes(60),
+        ))
         .await?;
     println!(
         "replaying {} at {}, a line every {every} simulated minutes\n",
@@ -132,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
             ticks[ticks.len() / 2]
         );
     }
+    print_section(&db, "alerts per owner", ALERTS_PER_OWNER).await?;
     for (title, sql) in WAR_ROOM {
         print_section(&db, title, sql).await?;
     }

@@ -54,8 +54,11 @@ struct Outcome {
     stock_outs_warned: usize,
     /// Stock-out leads in minutes (None: never warned).
     stock_leads: Vec<(String, Option<i64>)>,
-    stock_episodes: usize,
-    stock_episodes_false: usize,
+    /// Stock warnings whose SKU ran out in time, that could not be judged (the promo
+    /// ended first), and the false ones.
+    stock_right: usize,
+    stock_unjudged: usize,
+    stock_false: Vec<String>,
 }
 
 /// Which incident kinds move each rule's series: (what it is built to catch, what it
@@ -104,9 +107,10 @@ fn replay(seed: u64, incidents: IncidentSet) -> Outcome {
         runtime.block_on(alerts.add(rule)).unwrap();
     }
     runtime
-        .block_on(alerts.add(Rule::stock_out_forecast(Duration::minutes(
-            STOCK_LEAD_MINUTES,
-        ))))
+        .block_on(alerts.add(Rule::stock_out_forecast_by_curve(
+            calendar,
+            Duration::minutes(STOCK_LEAD_MINUTES),
+        )))
         .unwrap();
     let mut open: BTreeMap<(String, String), Episode> = BTreeMap::new();
     let mut episodes = Vec::new();
@@ -199,9 +203,12 @@ fn replay(seed: u64, incidents: IncidentSet) -> Outcome {
     // Stock-outs: every SKU whose stock hit zero, labelled or not.
     outcome.stock_outs = stock_outs.len();
     for (sku, zero_at) in &stock_outs {
+        // The warning is the episode still up when the stock hit zero (a warning that
+        // resolved before does not count).
         let warned = stock
             .iter()
             .filter(|e| &e.key == sku && e.start <= *zero_at)
+            .filter(|e| e.end.is_none_or(|end| end >= *zero_at))
             .map(|e| e.start)
             .min();
         let lead = warned.map(|at| (*zero_at - at).num_minutes());
@@ -210,16 +217,20 @@ fn replay(seed: u64, incidents: IncidentSet) -> Outcome {
         }
         outcome.stock_leads.push((sku.clone(), lead));
     }
-    if std::env::var("PROMODB_QUALITY_DEBUG").is_ok() {
-        for e in stock.iter().filter(|e| !stock_outs.contains_key(&e.key)) {
-            println!("{} false stock warning {}", outcome.name, describe(e));
+    // A stock warning is right if its SKU ran out before it or within twice the lead
+    // after it; it cannot be judged if the promo ended before that.
+    let horizon = Duration::minutes(2 * STOCK_LEAD_MINUTES);
+    let promo_end = promo.config().end();
+    for episode in &stock {
+        match stock_outs.get(&episode.key) {
+            Some(zero_at) if *zero_at <= episode.start + horizon => outcome.stock_right += 1,
+            _ if episode.start + horizon > promo_end => outcome.stock_unjudged += 1,
+            _ => outcome.stock_false.push(describe(episode)),
+        }
+        if episode.start < start + Duration::hours(1) {
+            outcome.opening.push(describe(episode));
         }
     }
-    outcome.stock_episodes = stock.len();
-    outcome.stock_episodes_false = stock
-        .iter()
-        .filter(|e| !stock_outs.contains_key(&e.key))
-        .count();
     outcome
 }
 
@@ -316,14 +327,15 @@ fn default_rules_catch_the_incidents_without_false_alarms() {
     let (incidents, detected) = (sum(|o| o.incidents), sum(|o| o.detected));
     let (episodes, matched) = (sum(|o| o.episodes), sum(|o| o.matched));
     let (stock_outs, warned) = (sum(|o| o.stock_outs), sum(|o| o.stock_outs_warned));
+    let (stock_right, stock_false) = (sum(|o| o.stock_right), sum(|o| o.stock_false.len()));
     let opening: Vec<&String> = outcomes.iter().flat_map(|o| &o.opening).collect();
     println!(
-        "| promo | incidents detected | episodes | unexplained | stock-outs warned >= 30 min | stock-out warnings for SKUs that did not run out |"
+        "| promo | incidents detected | anomaly episodes | unexplained | stock-outs warned >= 30 min | stock warnings right / false / unjudged |"
     );
     println!("|---|---|---|---|---|---|");
     for o in &outcomes {
         println!(
-            "| {} | {}/{} | {} | {} | {}/{} | {}/{} |",
+            "| {} | {}/{} | {} | {} | {}/{} | {} / {} / {} |",
             o.name,
             o.detected,
             o.incidents,
@@ -331,9 +343,13 @@ fn default_rules_catch_the_incidents_without_false_alarms() {
             o.unexplained.len(),
             o.stock_outs_warned,
             o.stock_outs,
-            o.stock_episodes_false,
-            o.stock_episodes
+            o.stock_right,
+            o.stock_false.len(),
+            o.stock_unjudged
         );
+        for text in &o.stock_false {
+            println!("    false stock warning: {text}");
+        }
         for text in &o.unexplained {
             println!("    unexplained: {text}");
         }
@@ -365,8 +381,10 @@ fn default_rules_catch_the_incidents_without_false_alarms() {
         .flat_map(|o| o.stock_leads.iter().filter_map(|(_, l)| *l))
         .collect();
     println!(
-        "recall {detected}/{incidents}, precision {matched}/{episodes}, opening-hour alerts {}, \
+        "recall {detected}/{incidents}, anomaly precision {matched}/{episodes}, \
+         stock warning precision {stock_right}/{}, opening-hour alerts {}, \
          stock-outs warned >= 30 min ahead {warned}/{stock_outs} (median lead {} min)",
+        stock_right + stock_false,
         opening.len(),
         promodb_median(&leads)
     );

@@ -20,6 +20,10 @@
 //! while its z stays beyond `k_resolve`, and resolves after 5 ticks that do not. Series
 //! whose expected count is too small are scored over longer intervals, or not at all.
 //!
+//! [`Rule::stock_out_forecast_by_curve`](crate::alerts::Rule::stock_out_forecast_by_curve)
+//! forecasts stock-outs with the same curve: a SKU's recent sales scaled by last year's
+//! demand ahead, so that the midnight spike and the evening decline do not mislead it.
+//!
 //! Evaluation is incremental: one decision per closed minute of event time, each reading
 //! only the last [`REFRESH_MINUTES`](detector::REFRESH_MINUTES) minutes of the table (the
 //! promo so far at the first), so its cost does not grow with history. docs/alerts.md has
@@ -31,6 +35,8 @@ mod detector;
 mod score;
 mod series;
 mod stats;
+mod stock_out;
 
 pub use definition::{Anomaly, AnomalyParams, Direction, Measure, PromoCalendar};
 pub(crate) use detector::{Detector, Firing};
+pub(crate) use stock_out::StockOutForecaster;

@@ -13,7 +13,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::LogicalPlan;
 
-use super::anomaly::{Detector, Firing};
+use super::anomaly::{Detector, Firing, StockOutForecaster};
 use super::event_log::{AlertEvent, EventLog, Transition};
 use super::rule::{Rule, Source};
 use super::rule_file::RuleFile;
@@ -32,6 +32,8 @@ pub struct Alerts {
     instances: HashMap<(usize, String), Instance>,
     sinks: Vec<(Route, Arc<dyn AlertSink>)>,
     log: Arc<EventLog>,
+    /// Rule name -> when an instance of it last resolved (for inhibition).
+    last_resolved: HashMap<String, DateTime<Utc>>,
 }
 
 #[derive(Debug)]
@@ -50,6 +52,8 @@ enum Evaluator {
     Query(Box<PreparedQuery>),
     /// The firing keys of an anomaly model.
     Anomaly(Box<Detector>),
+    /// The SKUs a stock-out forecast puts at risk.
+    StockOut(Box<StockOutForecaster>),
 }
 
 #[derive(Debug)]
@@ -104,6 +108,7 @@ impl Alerts {
             instances: HashMap::new(),
             sinks: Vec::new(),
             log,
+            last_resolved: HashMap::new(),
         })
     }
 
@@ -126,6 +131,12 @@ impl Alerts {
                 let detector = Detector::prepare(&self.db, &rule.name, (**anomaly).clone()).await?;
                 let tables = detector.tables();
                 (Evaluator::Anomaly(Box::new(detector)), tables)
+            }
+            Source::StockOutByCurve { calendar, lead } => {
+                let forecaster =
+                    StockOutForecaster::prepare(&self.db, &rule.name, *calendar, *lead).await?;
+                let tables = forecaster.tables();
+                (Evaluator::StockOut(Box::new(forecaster)), tables)
             }
         };
         self.rules.push(PreparedRule {
@@ -332,6 +343,24 @@ impl Alerts {
                     hits.insert(key, hit);
                 }
             }
+            Evaluator::StockOut(forecaster) => {
+                let risks = forecaster
+                    .evaluate(&self.db, now)
+                    .await
+                    .map_err(|e| Error::Sql(format!("alert rule '{}': {e}", rule.name)))?;
+                for (sku, risk) in risks {
+                    let message = rule
+                        .message
+                        .as_deref()
+                        .unwrap_or("{rule}: {key}")
+                        .replace("{rule}", &rule.name)
+                        .replace("{key}", &sku)
+                        .replace("{value}", &format!("{:.1}", risk.minutes))
+                        .replace("{on_hand}", &format!("{:.0}", risk.on_hand));
+                    let value = Some(risk.minutes);
+                    hits.insert(sku, Hit { value, message });
+                }
+            }
         }
         Ok(hits)
     }
@@ -343,6 +372,7 @@ impl Alerts {
         now: DateTime<Utc>,
         events: &mut Vec<AlertEvent>,
     ) {
+        let inhibited = self.inhibited(index, now);
         let rule = &self.rules[index].rule;
         // Instances whose row is gone.
         let gone: Vec<String> = self
@@ -364,6 +394,7 @@ impl Alerts {
             if now - absent_since >= rule.resolve_hold {
                 let instance = self.instances.remove(&slot).expect("present");
                 events.push(event(rule, &key, &instance, Transition::Resolved, now));
+                self.last_resolved.insert(rule.name.clone(), now);
             }
         }
         for (key, hit) in std::mem::take(&mut hits) {
@@ -385,7 +416,7 @@ impl Alerts {
             instance.message = hit.message;
             instance.absent_since = None;
             if !instance.firing {
-                if now - instance.since >= rule.hold {
+                if now - instance.since >= rule.hold && !inhibited {
                     instance.firing = true;
                     instance.notified = Some(now);
                     events.push(event(rule, &key, instance, Transition::Firing, now));
@@ -398,6 +429,22 @@ impl Alerts {
                 events.push(event(rule, &key, instance, Transition::Repeat, now));
             }
         }
+    }
+
+    /// Whether an inhibitor of rule `index` fires now or resolved within its hold.
+    fn inhibited(&self, index: usize, now: DateTime<Utc>) -> bool {
+        let rule = &self.rules[index].rule;
+        let is_inhibitor = |r: usize| rule.inhibitors.contains(&self.rules[r].rule.name);
+        let firing = self
+            .instances
+            .iter()
+            .any(|((r, _), instance)| instance.firing && is_inhibitor(*r));
+        let recent = rule.inhibitors.iter().any(|name| {
+            self.last_resolved
+                .get(name)
+                .is_some_and(|at| now - *at < rule.inhibit_hold)
+        });
+        firing || recent
     }
 
     fn publish(&self, events: &[AlertEvent]) -> Result<()> {

@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 
-use super::anomaly::Anomaly;
+use super::anomaly::{Anomaly, PromoCalendar};
 
 /// How urgent an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,6 +41,10 @@ pub struct Rule {
     pub(crate) hold: Duration,
     pub(crate) resolve_hold: Duration,
     pub(crate) repeat: Option<Duration>,
+    /// Rules whose alerts explain this one's: while one fires (or resolved less than
+    /// `inhibit_hold` ago) this rule's instances do not fire.
+    pub(crate) inhibitors: Vec<String>,
+    pub(crate) inhibit_hold: Duration,
 }
 
 /// Where a rule's alert instances come from.
@@ -50,6 +54,11 @@ pub(crate) enum Source {
     Query(String),
     /// The firing keys of an anomaly model.
     Anomaly(Box<Anomaly>),
+    /// SKUs whose stock lasts less than `lead` along last year's demand curve.
+    StockOutByCurve {
+        calendar: PromoCalendar,
+        lead: Duration,
+    },
 }
 
 impl Rule {
@@ -67,6 +76,8 @@ impl Rule {
             hold: Duration::zero(),
             resolve_hold: Duration::zero(),
             repeat: None,
+            inhibitors: Vec::new(),
+            inhibit_hold: Duration::zero(),
         }
     }
 
@@ -102,6 +113,25 @@ impl Rule {
             source: Source::Anomaly(Box::new(anomaly)),
             ..Rule::sql(name, String::new())
         }
+    }
+
+    /// `stock-out forecast`, promo-aware: SKUs whose stock (the latest snapshot per
+    /// warehouse, summed) is at most the sales expected within `lead`, where a SKU's
+    /// expected sales are its units over the last 30 minutes scaled by last year's demand
+    /// curve (`last_year_orders`, aligned by offset from the promo start) ahead versus
+    /// over those 30 minutes. Unlike [`Rule::stock_out_forecast`], a flat extrapolation of
+    /// the last 15 minutes, it is not misled by the midnight spike or the evening
+    /// decline. Keyed by SKU, value the minutes left, critical, owned by `supply`,
+    /// resolved after 15 minutes out of the lead.
+    pub fn stock_out_forecast_by_curve(calendar: PromoCalendar, lead: Duration) -> Rule {
+        Rule {
+            source: Source::StockOutByCurve { calendar, lead },
+            ..Rule::sql("stock-out forecast", String::new())
+        }
+        .with_message("SKU {key} runs out in {value} minutes ({on_hand} left)")
+        .with_severity(Severity::Critical)
+        .with_owner("supply")
+        .with_resolve_after(Duration::minutes(15))
     }
 
     /// The columns that name an instance (e.g. `["sku_id"]`).
@@ -151,6 +181,25 @@ impl Rule {
     /// While firing and not acknowledged, notify again every `interval`.
     pub fn with_repeat(mut self, interval: Duration) -> Rule {
         self.repeat = Some(interval);
+        self
+    }
+
+    /// Inhibition: while an alert of one of `rules` is firing, or resolved less than
+    /// `hold` ago, this rule's instances wait as pending instead of firing, so that the
+    /// cause is reported and not its consequences (orders drop because traffic did).
+    pub fn inhibited_by<S: Into<String>>(
+        mut self,
+        rules: impl IntoIterator<Item = S>,
+        hold: Duration,
+    ) -> Rule {
+        self.inhibitors = rules.into_iter().map(Into::into).collect();
+        self.inhibit_hold = hold;
+        self
+    }
+
+    /// Renames it (e.g. a built-in, to run two variants side by side).
+    pub fn with_name(mut self, name: impl Into<String>) -> Rule {
+        self.name = name.into();
         self
     }
 

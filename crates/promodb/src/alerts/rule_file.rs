@@ -18,6 +18,28 @@
 //! kind = "stock_out_forecast" # sql (the default) | stock_out_forecast
 //! lead = "30m"
 //!
+//! [[rule]]
+//! name = "payments"
+//! kind = "payment_success_drop" # or traffic_anomaly, orders_anomaly, gmv_drop,
+//!                               # channel_orders_anomaly, ad_conversion_drop,
+//!                               # stock_out_forecast_by_curve (with lead)
+//! promo_start = "2026-11-11T00:00:00Z"
+//! last_year_start = "2025-11-11T00:00:00Z" # default: promo_start - 365 days
+//!
+//! [[rule]]
+//! name = "beauty orders"
+//! kind = "anomaly"            # a count per minute against last year's, aligned
+//! promo_start = "2026-11-11T00:00:00Z"
+//! table = "orders"
+//! measure = "count(DISTINCT order_id)"
+//! per = "region"              # optional: one series per value
+//! filter = "sku_id < 20000"   # optional
+//! last_year_table = "last_year_orders"
+//! interval = 5                # optional tuning: minutes, k, min_volume, settle,
+//! direction = "drop"          # both | drop | spike
+//! inhibited_by = ["traffic"]  # any rule: quiet while these fire
+//! inhibit_hold = "30m"        # ... and this long after (default 30m)
+//!
 //! [[sink]]
 //! kind = "webhook"            # webhook | json_lines
 //! url = "http://127.0.0.1:9000/alerts"
@@ -41,6 +63,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use toml::{Table, Value};
+
+mod anomaly;
 
 use super::rule::{Rule, Severity};
 use super::sink::{AlertSink, JsonLinesSink, Route};
@@ -86,6 +110,20 @@ const RULE_FIELDS: &[&str] = &[
     "severity",
     "owner",
     "lead",
+    "promo_start",
+    "last_year_start",
+    "table",
+    "measure",
+    "per",
+    "filter",
+    "last_year_table",
+    "interval",
+    "k",
+    "min_volume",
+    "settle",
+    "direction",
+    "inhibited_by",
+    "inhibit_hold",
 ];
 const SINK_FIELDS: &[&str] = &[
     "kind",
@@ -313,12 +351,18 @@ fn parse_rule(table: &Table, index: usize, path: &Path) -> Result<Rule> {
             rule.name = name.clone();
             rule
         }
-        other => {
-            return Err(fields.place.error(
-                "kind",
-                format!("unknown kind '{other}' (sql, stock_out_forecast)"),
-            ));
-        }
+        other => match anomaly::parse(other, &name, &fields)? {
+            Some(rule) => rule,
+            None => {
+                return Err(fields.place.error(
+                    "kind",
+                    format!(
+                        "unknown kind '{other}' (sql, stock_out_forecast, {})",
+                        anomaly::KINDS
+                    ),
+                ));
+            }
+        },
     };
     if let Some(keys) = fields.texts("keys")? {
         rule = rule.keyed_by(keys);
@@ -343,6 +387,12 @@ fn parse_rule(table: &Table, index: usize, path: &Path) -> Result<Rule> {
     }
     if let Some(owner) = fields.text("owner")? {
         rule = rule.with_owner(owner);
+    }
+    if let Some(inhibitors) = fields.texts("inhibited_by")? {
+        let hold = fields
+            .duration("inhibit_hold")?
+            .unwrap_or(Duration::minutes(30));
+        rule = rule.inhibited_by(inhibitors, hold);
     }
     Ok(rule)
 }

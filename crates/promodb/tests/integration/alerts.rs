@@ -269,3 +269,43 @@ fn a_resolve_hold_keeps_a_flapping_alert_firing() {
     assert_eq!(step(&mut alerts, 15), vec![], "9 minutes away");
     assert_eq!(step(&mut alerts, 16), vec![Transition::Resolved]);
 }
+
+#[test]
+fn an_inhibited_rule_waits_while_its_cause_fires_and_for_the_hold_after() {
+    let db = PromoDb::in_memory().unwrap();
+    let mut alerts = Alerts::new(&db).unwrap();
+    let low = |name: &str, sku: i64| {
+        Rule::sql(
+            name,
+            format!("SELECT sku_id FROM current_stock WHERE on_hand < 10 AND sku_id = {sku}"),
+        )
+    };
+    block_on(alerts.add(low("cause", 1))).unwrap();
+    block_on(alerts.add(low("symptom", 2).inhibited_by(["cause"], Duration::minutes(30)))).unwrap();
+    let firing = |events: Vec<AlertEvent>| -> Vec<String> {
+        events
+            .into_iter()
+            .filter(|e| e.transition == Transition::Firing)
+            .map(|e| e.rule)
+            .collect()
+    };
+    stock(&db, 0, 1, 5);
+    stock(&db, 0, 2, 5);
+    // The cause fires; the symptom waits.
+    assert_eq!(firing(block_on(alerts.evaluate(at(0))).unwrap()), ["cause"]);
+    assert_eq!(
+        firing(block_on(alerts.evaluate(at(5))).unwrap()),
+        Vec::<String>::new()
+    );
+    // The cause resolves at minute 10: the symptom still waits for 30 minutes.
+    stock(&db, 10, 1, 50);
+    block_on(alerts.evaluate(at(10))).unwrap();
+    assert_eq!(
+        firing(block_on(alerts.evaluate(at(39))).unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        firing(block_on(alerts.evaluate(at(40))).unwrap()),
+        ["symptom"]
+    );
+}

@@ -127,6 +127,48 @@ fn every_malformed_rule_file_names_the_rule_and_the_field() {
             "kind",
             "unknown sink kind",
         ),
+        (
+            "[[rule]]\nname = \"a\"\nkind = \"traffic_anomaly\"",
+            "rule 'a'",
+            "promo_start",
+            "missing",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nkind = \"gmv_drop\"\npromo_start = \"11/11\"",
+            "rule 'a'",
+            "promo_start",
+            "not an RFC 3339 time",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nkind = \"anomaly\"\npromo_start = \"2026-11-11T00:00:00Z\"\ntable = \"orders\"\nmeasure = \"count(*)\"",
+            "rule 'a'",
+            "last_year_table",
+            "missing",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nkind = \"anomaly\"\npromo_start = \"2026-11-11T00:00:00Z\"\ntable = \"orders\"\nmeasure = \"count(*)\"\nlast_year_table = \"o\"\ndirection = \"down\"",
+            "rule 'a'",
+            "direction",
+            "unknown direction 'down'",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nkind = \"anomaly\"\npromo_start = \"2026-11-11T00:00:00Z\"\ntable = \"orders\"\nmeasure = \"count(*)\"\nlast_year_table = \"o\"\nk = -1",
+            "rule 'a'",
+            "k",
+            "must be positive",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nkind = \"orders_anomaly\"\npromo_start = \"2026-11-11T00:00:00Z\"\nquery = \"SELECT 1\"",
+            "rule 'a'",
+            "query",
+            "its own queries",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nquery = \"SELECT 1\"\ninhibited_by = \"b\"",
+            "rule 'a'",
+            "inhibited_by",
+            "list of strings",
+        ),
         ("[rules]\nname = 1", "file", "rules", "unknown section"),
         (
             "[[rule]]\nname = \"a\"\nquery = \"SELECT 1",
@@ -171,4 +213,71 @@ async fn a_rule_whose_query_does_not_plan_adds_nothing() {
         alerts.evaluate(t0).await.unwrap().is_empty(),
         "the good rule was not kept either"
     );
+}
+
+const ANOMALY_RULES: &str = r#"
+[[rule]]
+name = "traffic"
+kind = "traffic_anomaly"
+promo_start = "2026-11-11T00:00:00Z"
+owner = "war-room"
+
+[[rule]]
+name = "stock"
+kind = "stock_out_forecast_by_curve"
+promo_start = "2026-11-11T00:00:00Z"
+last_year_start = "2025-11-11T00:00:00Z"
+lead = "45m"
+
+[[rule]]
+name = "regional orders"
+kind = "anomaly"
+promo_start = "2026-11-11T00:00:00Z"
+table = "orders"
+measure = "count(DISTINCT order_id)"
+per = "region"
+filter = "qty > 0"
+last_year_table = "last_year_orders"
+interval = 5
+k = 5.5
+min_volume = 20
+direction = "drop"
+inhibited_by = ["traffic"]
+"#;
+
+#[tokio::test]
+async fn anomaly_rules_load_from_a_file_and_read_last_years_tables() {
+    let db = PromoDb::in_memory().unwrap();
+    let mut alerts = Alerts::new(&db).unwrap();
+    let path = std::path::Path::new("rules.toml");
+    let file = RuleFile::parse(ANOMALY_RULES, path).unwrap();
+    let names: Vec<&str> = file.rules.iter().map(|r| r.name()).collect();
+    assert_eq!(names, ["traffic", "stock", "regional orders"]);
+    // Without last year's tables they do not plan: the error names the rule and table.
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, ANOMALY_RULES).unwrap();
+    let error = alerts.add_file(&rules).await.unwrap_err().to_string();
+    assert!(
+        error.contains("'traffic'") && error.contains("last_year_user_events"),
+        "{error}"
+    );
+    // With them (empty is enough to plan), all three are added.
+    for table in ["user_events", "orders"] {
+        db.sql(&format!(
+            "CREATE TABLE last_year_{table} AS SELECT * FROM {table} LIMIT 0"
+        ))
+        .await
+        .unwrap();
+    }
+    alerts.add_file(&rules).await.unwrap();
+    let tables: Vec<&str> = alerts
+        .tables_read("regional orders")
+        .unwrap()
+        .iter()
+        .map(|t| t.name())
+        .collect();
+    assert_eq!(tables, ["orders"]);
+    let t = Utc.with_ymd_and_hms(2026, 11, 11, 1, 0, 0).unwrap();
+    assert!(alerts.evaluate(t).await.unwrap().is_empty());
 }

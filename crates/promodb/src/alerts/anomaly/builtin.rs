@@ -24,12 +24,15 @@ impl Rule {
     }
 
     /// `orders anomaly`: distinct orders per 5 minutes (10, 15 when thin) against last
-    /// year's (`last_year_orders`), spikes and drops. Warning, owned by `ops`.
+    /// year's (`last_year_orders`), spikes and drops. Warning, owned by `ops`; inhibited
+    /// by the traffic and payment rules (and the next two as well).
     pub fn orders_anomaly(calendar: PromoCalendar) -> Rule {
         let measure = Measure::new("orders", "count(DISTINCT order_id)");
         let anomaly =
             Anomaly::curve(calendar, measure, "last_year_orders").with_params(orders_params());
-        Rule::anomaly("orders anomaly", anomaly).with_owner("ops")
+        Rule::anomaly("orders anomaly", anomaly)
+            .with_owner("ops")
+            .inhibited_by(CAUSES, cause_hold())
     }
 
     /// `gmv drop`: GMV per 5 minutes against last year's, in orders of each year's
@@ -46,6 +49,7 @@ impl Rule {
         Rule::anomaly("gmv drop", anomaly)
             .with_severity(Severity::Critical)
             .with_owner("ops")
+            .inhibited_by(CAUSES, cause_hold())
     }
 
     /// `channel orders anomaly`: distinct orders per attributed channel per 5 minutes
@@ -54,7 +58,9 @@ impl Rule {
         let measure = Measure::new("orders", "count(DISTINCT order_id)").per("channel");
         let anomaly =
             Anomaly::curve(calendar, measure, "last_year_orders").with_params(orders_params());
-        Rule::anomaly("channel orders anomaly", anomaly).with_owner("marketing")
+        Rule::anomaly("channel orders anomaly", anomaly)
+            .with_owner("marketing")
+            .inhibited_by(CAUSES, cause_hold())
     }
 
     /// `payment success drop`: successful payment attempts per method per 2 minutes (5,
@@ -94,19 +100,29 @@ impl Rule {
         Rule::anomaly("ad conversion drop", anomaly).with_owner("marketing")
     }
 
-    /// The six rules above, the war room's default anomaly and efficiency set. They read
-    /// last year's tables `last_year_user_events`, `last_year_orders` and
-    /// `last_year_payments` (e.g. registered with `PromoDb::register_parquet`).
+    /// The six rules above, the war room's default anomaly and efficiency set, causes
+    /// first (each evaluation runs rules in order, so a cause fires before the
+    /// consequences it inhibits). They read last year's tables `last_year_user_events`,
+    /// `last_year_orders` and `last_year_payments` (e.g. registered with
+    /// `PromoDb::register_parquet`).
     pub fn promo_anomalies(calendar: PromoCalendar) -> Vec<Rule> {
         vec![
             Rule::traffic_anomaly(calendar),
+            Rule::payment_success_drop(calendar),
             Rule::orders_anomaly(calendar),
             Rule::gmv_drop(calendar),
             Rule::channel_orders_anomaly(calendar),
-            Rule::payment_success_drop(calendar),
             Rule::ad_conversion_drop(calendar),
         ]
     }
+}
+
+/// The rules whose alerts explain an orders or GMV anomaly: traffic fell, or payments
+/// failed. Orders rules stay quiet while these fire and for 30 minutes after.
+const CAUSES: [&str; 2] = ["traffic anomaly", "payment success drop"];
+
+fn cause_hold() -> chrono::Duration {
+    chrono::Duration::minutes(30)
 }
 
 fn orders_params() -> AnomalyParams {

@@ -9,7 +9,7 @@ use super::definition::{Anomaly, Model};
 use super::score::{
     BenchmarkShape, CurveBaseline, Score, score_benchmark, score_curve, score_rate,
 };
-use super::series::{MinuteGrid, MinuteQuery, measure_error};
+use super::series::{MinuteGrid, MinuteQuery, measure_error, tables_of};
 use super::stats::local_share;
 use crate::PromoDb;
 use crate::error::Result;
@@ -116,10 +116,7 @@ impl Detector {
 
     /// The canonical tables its live measures read.
     pub(crate) fn tables(&self) -> Vec<crate::schema::Table> {
-        let mut tables: Vec<_> = self.queries.iter().flat_map(MinuteQuery::tables).collect();
-        tables.sort_by_key(|t| t.name());
-        tables.dedup();
-        tables
+        tables_of(self.queries.iter().map(MinuteQuery::logical_plan))
     }
 
     /// Decides every minute closed by `now` not decided yet, reading only the last few

@@ -13,6 +13,8 @@ use datafusion::scalar::ScalarValue;
 use super::definition::Measure;
 use crate::PromoDb;
 use crate::error::{Error, Result};
+use crate::query::tables_read;
+use crate::schema::Table;
 
 const MINUTE_MICROS: i64 = 60_000_000;
 
@@ -57,9 +59,9 @@ impl MinuteQuery {
         })
     }
 
-    /// The canonical tables it reads.
-    pub(crate) fn tables(&self) -> Vec<crate::schema::Table> {
-        crate::query::tables_read(&self.plan)
+    /// Its plan.
+    pub(crate) fn logical_plan(&self) -> &LogicalPlan {
+        &self.plan
     }
 
     /// The measure per (key, minute) over `from <= ts < to`: calls `row(key, minute
@@ -71,11 +73,8 @@ impl MinuteQuery {
         to: DateTime<Utc>,
         mut row: impl FnMut(&str, i64, &[f64]),
     ) -> Result<()> {
-        let bound = |at: DateTime<Utc>| {
-            ScalarValue::TimestampMicrosecond(Some(at.timestamp_micros()), Some("UTC".into()))
-        };
         let batches = DataFrame::new(db.session().state(), self.plan.clone())
-            .with_param_values(vec![bound(from), bound(to)])?
+            .with_param_values(vec![time_bound(from), time_bound(to)])?
             .collect()
             .await?;
         let mut values = vec![0.0; self.values];
@@ -110,6 +109,19 @@ impl MinuteQuery {
         }
         Ok(())
     }
+}
+
+/// A time-range parameter (`$1`, `$2`) of a planned query.
+pub(crate) fn time_bound(at: DateTime<Utc>) -> ScalarValue {
+    ScalarValue::TimestampMicrosecond(Some(at.timestamp_micros()), Some("UTC".into()))
+}
+
+/// The canonical tables some plans read, each once.
+pub(crate) fn tables_of<'a>(plans: impl IntoIterator<Item = &'a LogicalPlan>) -> Vec<Table> {
+    let mut tables: Vec<Table> = plans.into_iter().flat_map(tables_read).collect();
+    tables.sort_by_key(|t| t.name());
+    tables.dedup();
+    tables
 }
 
 /// Per-minute values per key, indexed by whole minutes since an origin. Minutes with no
