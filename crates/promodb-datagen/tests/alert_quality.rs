@@ -59,6 +59,8 @@ struct Outcome {
     stock_right: usize,
     stock_unjudged: usize,
     stock_false: Vec<String>,
+    /// Per SKU that ran out: its warnings and when it hit zero.
+    stock_history: BTreeMap<String, Vec<String>>,
 }
 
 /// Which incident kinds move each rule's series: (what it is built to catch, what it
@@ -216,6 +218,13 @@ fn replay(seed: u64, incidents: IncidentSet) -> Outcome {
             outcome.stock_outs_warned += 1;
         }
         outcome.stock_leads.push((sku.clone(), lead));
+        let mut history: Vec<String> = stock
+            .iter()
+            .filter(|e| &e.key == sku)
+            .map(|e| describe(e))
+            .collect();
+        history.push(format!("hit zero at {}", zero_at.format("%H:%M")));
+        outcome.stock_history.insert(sku.clone(), history);
     }
     // A stock warning is right if its SKU ran out before it or within twice the lead
     // after it; it cannot be judged if the promo ended before that.
@@ -362,6 +371,9 @@ fn default_rules_catch_the_incidents_without_false_alarms() {
             .filter(|(_, l)| !l.is_some_and(|m| m >= 30))
         {
             println!("    stock-out of sku {sku} warned {lead:?} min ahead");
+            for text in o.stock_history.get(sku).into_iter().flatten() {
+                println!("        {text}");
+            }
         }
     }
     let mut delays: BTreeMap<&str, Vec<i64>> = BTreeMap::new();

@@ -121,8 +121,9 @@ impl Rule {
     /// curve (`last_year_orders`, aligned by offset from the promo start) ahead versus
     /// over those 30 minutes. Unlike [`Rule::stock_out_forecast`], a flat extrapolation of
     /// the last 15 minutes, it is not misled by the midnight spike or the evening
-    /// decline. Keyed by SKU, value the minutes left, critical, owned by `supply`,
-    /// resolved after 15 minutes out of the lead.
+    /// decline. Once at risk, a SKU stays at risk while it would run out within 1.5 x
+    /// `lead`. Keyed by SKU, value the minutes left, critical, owned by `supply`,
+    /// resolved after 15 minutes out of that.
     pub fn stock_out_forecast_by_curve(calendar: PromoCalendar, lead: Duration) -> Rule {
         Rule {
             source: Source::StockOutByCurve { calendar, lead },

@@ -7,7 +7,9 @@
 //! (all SKUs) over the same minutes of its promo; its expected sales over the next `h`
 //! minutes are that level times last year's units over those minutes. The forecast
 //! fires when the stock (the latest snapshot per warehouse, summed) is at most the sales
-//! expected within the lead, and at once when it is zero.
+//! expected within the lead, and at once when it is zero. Once at risk, a SKU stays at
+//! risk while it would run out within 1.5 x the lead, so that a forecast hovering at the
+//! lead does not clear and re-raise the warning.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,6 +29,8 @@ use crate::schema::Table;
 
 /// Trailing minutes a SKU's sales level is measured over.
 const LEVEL_MINUTES: i64 = 45;
+/// A SKU at risk stays at risk while its stock lasts less than this many leads.
+const STAY_LEADS: f64 = 1.5;
 /// Last year's curve is smoothed by a running mean over +-this many minutes.
 const CURVE_SMOOTH: usize = 5;
 
@@ -172,7 +176,8 @@ impl StockOutForecaster {
         Ok(())
     }
 
-    /// Every SKU whose stock lasts less than the lead at tick `tick`.
+    /// Every SKU whose stock lasts less than the lead at tick `tick` (1.5 x the lead if
+    /// it was at risk before).
     fn forecast(&self, tick: i64) -> BTreeMap<String, StockOutRisk> {
         let mut on_hand: HashMap<&str, f64> = HashMap::new();
         for ((sku, _), (_, units)) in &self.stock {
@@ -189,7 +194,8 @@ impl StockOutForecaster {
                 .max(1e-6)
         };
         let recent_curve: f64 = (from..tick).map(curve_at).sum();
-        let ahead: Vec<f64> = (tick..tick + self.lead).map(curve_at).collect();
+        let stay = (self.lead as f64 * STAY_LEADS).ceil() as i64;
+        let ahead: Vec<f64> = (tick..tick + stay).map(curve_at).collect();
         let mut risks = BTreeMap::new();
         for (sku, stock) in on_hand {
             let minutes = if stock <= 0.0 {
@@ -199,7 +205,12 @@ impl StockOutForecaster {
                 let level = sold / recent_curve.max(1e-6);
                 minutes_until(stock, level, &ahead)
             };
-            if let Some(minutes) = minutes {
+            let limit = if self.risks.contains_key(sku) {
+                stay
+            } else {
+                self.lead
+            };
+            if let Some(minutes) = minutes.filter(|m| *m < limit as f64) {
                 risks.insert(
                     sku.to_string(),
                     StockOutRisk {
