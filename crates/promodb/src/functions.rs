@@ -9,6 +9,7 @@ mod retention;
 mod safe_div;
 mod sequence_match;
 mod sequence_pattern;
+mod utc_date_trunc;
 mod window_funnel;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 pub use retention::{Retention, retention_udaf};
 pub use safe_div::{SafeDiv, safe_div_udf};
 pub use sequence_match::{SequenceMatch, sequence_count_udaf, sequence_match_udaf};
+pub use utc_date_trunc::{UtcDateTrunc, utc_date_trunc_udf};
 pub use window_funnel::{WindowFunnel, window_funnel_times_udaf, window_funnel_udaf};
 
 /// Every aggregate function promodb adds to SQL.
@@ -34,7 +36,7 @@ pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 
 /// Every scalar function promodb adds to SQL.
 pub fn all_scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![safe_div_udf()]
+    vec![safe_div_udf(), utc_date_trunc_udf()]
 }
 
 /// Registers every promodb function in `ctx`.
