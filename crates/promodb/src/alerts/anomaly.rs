@@ -39,4 +39,4 @@ mod stock_out;
 
 pub use definition::{Anomaly, AnomalyParams, Direction, Measure, PromoCalendar};
 pub(crate) use detector::{Detector, Firing};
-pub(crate) use stock_out::StockOutForecaster;
+pub(crate) use stock_out::{StockOutForecaster, StockOutRisk};

@@ -13,7 +13,7 @@ use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::LogicalPlan;
 
-use super::anomaly::{Detector, Firing, StockOutForecaster};
+use super::anomaly::{Detector, Firing, StockOutForecaster, StockOutRisk};
 use super::event_log::{AlertEvent, EventLog, Transition};
 use super::rule::{Rule, Source};
 use super::rule_file::RuleFile;
@@ -349,16 +349,8 @@ impl Alerts {
                     .await
                     .map_err(|e| Error::Sql(format!("alert rule '{}': {e}", rule.name)))?;
                 for (sku, risk) in risks {
-                    let message = rule
-                        .message
-                        .as_deref()
-                        .unwrap_or("{rule}: {key}")
-                        .replace("{rule}", &rule.name)
-                        .replace("{key}", &sku)
-                        .replace("{value}", &format!("{:.1}", risk.minutes))
-                        .replace("{on_hand}", &format!("{:.0}", risk.on_hand));
-                    let value = Some(risk.minutes);
-                    hits.insert(sku, Hit { value, message });
+                    let hit = stock_out_hit(rule, &sku, &risk);
+                    hits.insert(sku, hit);
                 }
             }
         }
@@ -486,23 +478,54 @@ fn event(
 /// A firing anomaly's value (the actual count) and message.
 fn anomaly_hit(rule: &Rule, key: &str, firing: &Firing) -> Hit {
     let score = &firing.score;
-    let template = rule.message.as_deref().unwrap_or(
-        "{rule}: {direction} {key}: {actual} in {interval} min, {expected} expected (z {z})",
+    // A keyless series (all traffic) has no key to name.
+    let default = if key.is_empty() {
+        "{rule}: {direction}: {actual} in {interval} min, {expected} expected (z {z})"
+    } else {
+        "{rule}: {direction} {key}: {actual} in {interval} min, {expected} expected (z {z})"
+    };
+    let message = fill(
+        rule.message.as_deref().unwrap_or(default),
+        &[
+            ("rule", rule.name.clone()),
+            ("key", key.to_string()),
+            ("direction", firing.direction.to_string()),
+            ("actual", format!("{:.0}", score.actual)),
+            ("expected", format!("{:.1}", score.expected)),
+            ("z", format!("{:.1}", score.z)),
+            ("interval", score.interval.to_string()),
+        ],
     );
-    let message = template
-        .replace("{rule}", &rule.name)
-        .replace("{key}", key)
-        .replace("{direction}", firing.direction)
-        .replace("{actual}", &format!("{:.0}", score.actual))
-        .replace("{expected}", &format!("{:.1}", score.expected))
-        .replace("{z}", &format!("{:.1}", score.z))
-        .replace("{interval}", &score.interval.to_string())
-        .replace("  ", " ")
-        .replace(" :", ":");
     Hit {
         value: Some(score.actual),
         message,
     }
+}
+
+/// A stock-out risk's value (minutes left) and message.
+fn stock_out_hit(rule: &Rule, sku: &str, risk: &StockOutRisk) -> Hit {
+    let message = fill(
+        rule.message.as_deref().unwrap_or("{rule}: {key}"),
+        &[
+            ("rule", rule.name.clone()),
+            ("key", sku.to_string()),
+            ("value", format!("{:.1}", risk.minutes)),
+            ("on_hand", format!("{:.0}", risk.on_hand)),
+        ],
+    );
+    Hit {
+        value: Some(risk.minutes),
+        message,
+    }
+}
+
+/// `template` with each `{name}` replaced by its value.
+fn fill(template: &str, values: &[(&str, String)]) -> String {
+    values
+        .iter()
+        .fold(template.to_string(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
 }
 
 /// Each row's key, value and message; the first row of a key wins (dedup).

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
 use datafusion::dataframe::DataFrame;
@@ -79,13 +79,7 @@ impl MinuteQuery {
             .await?;
         let mut values = vec![0.0; self.values];
         for batch in &batches {
-            let minutes = cast(
-                &cast(
-                    batch.column(0),
-                    &DataType::Timestamp(TimeUnit::Microsecond, None),
-                )?,
-                &DataType::Int64,
-            )?;
+            let minutes = micros(batch.column(0))?;
             let minutes = minutes.as_primitive::<Int64Type>();
             let keys = cast(batch.column(1), &DataType::Utf8)?;
             let keys = keys.as_string::<i32>();
@@ -109,6 +103,12 @@ impl MinuteQuery {
         }
         Ok(())
     }
+}
+
+/// A timestamp column (any unit) as microseconds since the epoch.
+pub(crate) fn micros(column: &ArrayRef) -> Result<ArrayRef> {
+    let timestamps = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+    Ok(cast(&timestamps, &DataType::Int64)?)
 }
 
 /// A time-range parameter (`$1`, `$2`) of a planned query.

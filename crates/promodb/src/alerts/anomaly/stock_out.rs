@@ -16,13 +16,13 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::LogicalPlan;
 
 use super::definition::{Measure, PromoCalendar};
 use super::detector::REFRESH_MINUTES;
-use super::series::{MinuteGrid, MinuteQuery, measure_error, tables_of, time_bound};
+use super::series::{MinuteGrid, MinuteQuery, measure_error, micros, tables_of, time_bound};
 use crate::PromoDb;
 use crate::error::Result;
 use crate::schema::Table;
@@ -147,13 +147,7 @@ impl StockOutForecaster {
         for batch in &batches {
             let skus = cast(batch.column(0), &DataType::Utf8)?;
             let warehouses = cast(batch.column(1), &DataType::Utf8)?;
-            let times = cast(
-                &cast(
-                    batch.column(2),
-                    &DataType::Timestamp(TimeUnit::Microsecond, None),
-                )?,
-                &DataType::Int64,
-            )?;
+            let times = micros(batch.column(2))?;
             let on_hand = cast(batch.column(3), &DataType::Float64)?;
             let (skus, warehouses) = (skus.as_string::<i32>(), warehouses.as_string::<i32>());
             let times = times.as_primitive::<Int64Type>();
