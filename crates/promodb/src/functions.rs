@@ -1,11 +1,14 @@
 //! promodb's SQL functions, registered in every database: one file per function
 //! (DataFusion `functions-aggregate` style).
 
+mod arg_max;
+mod distinct_count;
 mod event_groups;
 mod funnel_args;
 mod funnel_scan;
 mod one_group;
 mod retention;
+mod row_filter;
 mod safe_div;
 mod sequence_match;
 mod sequence_pattern;
@@ -17,6 +20,9 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
+pub use arg_max::{ArgExtreme, arg_max_udaf, arg_min_udaf};
+pub(crate) use distinct_count::has_per_group_sets;
+pub use distinct_count::{DistinctCount, distinct_count_udaf};
 pub use retention::{Retention, retention_udaf};
 pub use safe_div::{SafeDiv, safe_div_udf};
 pub use sequence_match::{SequenceMatch, sequence_count_udaf, sequence_match_udaf};
@@ -31,6 +37,9 @@ pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
         retention_udaf(),
         sequence_match_udaf(),
         sequence_count_udaf(),
+        distinct_count_udaf(),
+        arg_max_udaf(),
+        arg_min_udaf(),
     ]
 }
 

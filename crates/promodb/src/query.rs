@@ -4,6 +4,7 @@
 
 mod catalog;
 mod dependencies;
+mod distinct_rewrite;
 mod provider;
 mod session;
 mod time_range;

@@ -16,6 +16,7 @@ use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 
 use super::one_group::Regroup;
+use super::row_filter::included;
 
 /// A row that passed the NULL check: its time (in `ts`'s own unit) and the bit set of the
 /// conditions it satisfies (bit k-1 for condition k; 0 is a row matching none).
@@ -161,10 +162,6 @@ impl<E: GroupEvaluator> EventGroups<E> {
     }
 }
 
-fn filtered_out(filter: Option<&BooleanArray>, row: usize) -> bool {
-    filter.is_some_and(|f| !(f.is_valid(row) && f.value(row)))
-}
-
 /// A list column over `values` cut at `offsets`.
 fn list_of(values: ArrayRef, offsets: &[usize]) -> Result<ArrayRef> {
     let offsets: Vec<i32> = offsets
@@ -210,7 +207,7 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
         self.group_of.reserve(group_indices.len());
         self.rows.reserve(group_indices.len());
         for (row, &group) in group_indices.iter().enumerate() {
-            if nulls.as_ref().is_some_and(|n| n.is_null(row)) || filtered_out(opt_filter, row) {
+            if !included(row, nulls.as_ref(), opt_filter) {
                 continue;
             }
             self.seen[group] = true;

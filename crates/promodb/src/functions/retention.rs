@@ -26,6 +26,7 @@ use datafusion::logical_expr::{
 
 use super::funnel_args::MAX_STEPS;
 use super::one_group::{OneGroup, Regroup};
+use super::row_filter::included;
 
 /// The `retention` aggregate function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -144,9 +145,7 @@ impl GroupsAccumulator for RetentionGroups {
             }
         }
         for (row, &group) in group_indices.iter().enumerate() {
-            let skipped = nulls.as_ref().is_some_and(|n| n.is_null(row))
-                || opt_filter.is_some_and(|f| !(f.is_valid(row) && f.value(row)));
-            if !skipped {
+            if included(row, nulls.as_ref(), opt_filter) {
                 self.masks[group] |= row_masks[row];
             }
         }

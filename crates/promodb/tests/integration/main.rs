@@ -8,6 +8,7 @@ mod anomaly;
 mod bad_input;
 mod concurrency;
 mod crash;
+mod distinct_count;
 mod durable;
 mod funnel_golden;
 mod loading;
