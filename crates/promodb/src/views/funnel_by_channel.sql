@@ -7,8 +7,7 @@
 --   view_to_pay                paid / viewed (NULL when viewed = 0)
 WITH per_user AS (
     SELECT user_id,
-           first_value(channel ORDER BY ts, channel) FILTER (WHERE channel IS NOT NULL)
-               AS channel,
+           arg_min(channel, ts) AS channel,
            window_funnel(
                INTERVAL '30 minutes', ts,
                event_type = 'view', event_type = 'add_to_cart',

@@ -11,19 +11,11 @@
 --   snapshot_intervals  all snapshots of the SKU
 --   stockout_rate       stockout_intervals / snapshot_intervals
 -- stock_turn_by_category adds these up per category.
-WITH levels AS (
-    SELECT sku_id, ts, sum(on_hand) AS on_hand
-    FROM inventory
-    GROUP BY sku_id, ts
-),
-snapshots AS (
+WITH snapshots AS (
+    -- The average over snapshot times of on_hand summed over warehouses is the sum of
+    -- every snapshot row's on_hand over the number of snapshot times.
     SELECT sku_id,
-           avg(on_hand) AS avg_on_hand
-    FROM levels
-    GROUP BY sku_id
-),
-intervals AS (
-    SELECT sku_id,
+           CAST(sum(on_hand) AS DOUBLE) / count(DISTINCT ts) AS avg_on_hand,
            count(*) FILTER (WHERE on_hand <= 0) AS stockout_intervals,
            count(*) AS snapshot_intervals
     FROM inventory
@@ -47,10 +39,9 @@ per_sku AS (
            e.ending_on_hand,
            coalesce(so.units_sold, 0) * k.unit_cost AS cogs,
            sn.avg_on_hand * CAST(k.unit_cost AS DOUBLE) AS avg_stock_value,
-           i.stockout_intervals,
-           i.snapshot_intervals
+           sn.stockout_intervals,
+           sn.snapshot_intervals
     FROM snapshots sn
-    JOIN intervals i ON i.sku_id = sn.sku_id
     JOIN ending e ON e.sku_id = sn.sku_id
     LEFT JOIN sold so ON so.sku_id = sn.sku_id
     LEFT JOIN skus k ON k.sku_id = sn.sku_id

@@ -83,7 +83,7 @@ impl StockOutForecaster {
         let stock_query = db
             .dataframe(
                 "SELECT CAST(sku_id AS VARCHAR) AS sku, warehouse, max(ts) AS ts, \
-                        last_value(on_hand ORDER BY ts) AS on_hand \
+                        arg_max(on_hand, ts) AS on_hand \
                  FROM inventory WHERE ts >= $1 AND ts < $2 GROUP BY 1, 2",
             )
             .await
