@@ -10,6 +10,8 @@
 //! promodb keeps one small set per group instead. Rows arrive roughly in time order,
 //! so the few groups a batch touches stay in cache, and a value repeated on
 //! consecutive rows of one group (the lines of one order) is skipped before hashing.
+//! A group's first four values sit inline, without a set: grouped by buyer (most place
+//! one or two orders) a set per group would be an allocation per buyer.
 //! The result and the partial state (a list of each group's distinct values) are the
 //! same as DataFusion's, so partial and final stages mix freely. Everything else
 //! (`count(x)`, `count(*)`, other types, windows) goes to DataFusion's own `count`.
@@ -245,11 +247,98 @@ impl AggregateUDFImpl for DistinctCount {
     }
 }
 
-/// The distinct values seen by each group, one hash set per group.
+/// Values a group holds inline before it needs a hash set.
+const INLINE: usize = 4;
+
+/// One group's distinct values: up to `INLINE` in place (most buyers place one or two
+/// orders; a set per buyer would be an allocation per buyer), a hash set beyond.
+#[derive(Debug, Clone)]
+enum DistinctValues<V> {
+    Few { len: u8, values: [V; INLINE] },
+    Many(HashSet<V, RandomState>),
+}
+
+impl<V: Copy + Default + Eq + std::hash::Hash> Default for DistinctValues<V> {
+    fn default() -> Self {
+        DistinctValues::Few {
+            len: 0,
+            values: [V::default(); INLINE],
+        }
+    }
+}
+
+impl<V: Copy + Default + Eq + std::hash::Hash> DistinctValues<V> {
+    /// Adds `value`; whether it was new.
+    fn insert(&mut self, value: V) -> bool {
+        match self {
+            DistinctValues::Many(set) => set.insert(value),
+            DistinctValues::Few { len, values } => {
+                let held = &values[..usize::from(*len)];
+                if held.contains(&value) {
+                    return false;
+                }
+                if held.len() < INLINE {
+                    values[held.len()] = value;
+                    *len += 1;
+                } else {
+                    let mut set =
+                        HashSet::with_capacity_and_hasher(2 * INLINE, RandomState::default());
+                    set.extend(held.iter().copied());
+                    set.insert(value);
+                    *self = DistinctValues::Many(set);
+                }
+                true
+            }
+        }
+    }
+
+    /// Adds every value of `more`; how many were new. A set is sized for them at once.
+    fn extend(&mut self, more: &[V]) -> usize {
+        let before = self.len();
+        if let DistinctValues::Few { len, values } = self
+            && usize::from(*len) + more.len() > INLINE
+        {
+            let mut set = HashSet::with_capacity_and_hasher(
+                usize::from(*len) + more.len(),
+                RandomState::default(),
+            );
+            set.extend(values[..usize::from(*len)].iter().copied());
+            *self = DistinctValues::Many(set);
+        }
+        match self {
+            DistinctValues::Many(set) => set.extend(more.iter().copied()),
+            DistinctValues::Few { .. } => {
+                for &value in more {
+                    self.insert(value);
+                }
+            }
+        }
+        self.len() - before
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            DistinctValues::Few { len, .. } => usize::from(*len),
+            DistinctValues::Many(set) => set.len(),
+        }
+    }
+
+    /// Appends the values to `out`, in no particular order.
+    fn append_to(&self, out: &mut Vec<V>) {
+        match self {
+            DistinctValues::Few { len, values } => {
+                out.extend_from_slice(&values[..usize::from(*len)])
+            }
+            DistinctValues::Many(set) => out.extend(set.iter().copied()),
+        }
+    }
+}
+
+/// The distinct values seen by each group.
 struct PerGroupDistinct<T: ArrowPrimitiveType> {
     /// The counted column's type (with its time zone), for the partial state.
     data_type: DataType,
-    sets: Vec<HashSet<T::Native, RandomState>>,
+    sets: Vec<DistinctValues<T::Native>>,
     /// Values held over all sets, so that `size` need not visit every group.
     held: usize,
 }
@@ -271,7 +360,8 @@ where
 {
     fn grow(&mut self, total_num_groups: usize) {
         if self.sets.len() < total_num_groups {
-            self.sets.resize_with(total_num_groups, HashSet::default);
+            self.sets
+                .resize_with(total_num_groups, DistinctValues::default);
         }
     }
 
@@ -289,9 +379,9 @@ where
     }
 
     /// The sets of the groups `emit_to` hands out, removed from the accumulator.
-    fn take(&mut self, emit_to: EmitTo) -> Vec<HashSet<T::Native, RandomState>> {
+    fn take(&mut self, emit_to: EmitTo) -> Vec<DistinctValues<T::Native>> {
         let taken = emit_to.take_needed(&mut self.sets);
-        self.held -= taken.iter().map(HashSet::len).sum::<usize>();
+        self.held -= taken.iter().map(DistinctValues::len).sum::<usize>();
         taken
     }
 }
@@ -333,9 +423,9 @@ where
         let sets = self.take(emit_to);
         let mut offsets = Vec::with_capacity(sets.len() + 1);
         offsets.push(0i32);
-        let mut values = Vec::with_capacity(sets.iter().map(HashSet::len).sum());
+        let mut values = Vec::with_capacity(sets.iter().map(DistinctValues::len).sum());
         for set in &sets {
-            values.extend(set.iter().copied());
+            set.append_to(&mut values);
             let Ok(end) = i32::try_from(values.len()) else {
                 return internal_err!("COUNT(DISTINCT) state of more than 2^31 values");
             };
@@ -356,10 +446,7 @@ where
         let offsets = lists.offsets();
         for (row, &group) in group_indices.iter().enumerate() {
             let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-            let set = &mut self.sets[group];
-            let before = set.len();
-            set.extend(items.values()[start..end].iter().copied());
-            self.held += set.len() - before;
+            self.held += self.sets[group].extend(&items.values()[start..end]);
         }
         Ok(())
     }
@@ -387,10 +474,11 @@ where
     }
 
     fn size(&self) -> usize {
-        // A hash set holds each value plus a control byte, at most 7/8 full.
-        let per_set = std::mem::size_of::<HashSet<T::Native, RandomState>>();
+        // A hash set holds each value plus a control byte, at most 7/8 full; values held
+        // inline are counted twice, an upper bound.
+        let per_group = std::mem::size_of::<DistinctValues<T::Native>>();
         let entry = std::mem::size_of::<T::Native>() + 1;
-        self.sets.capacity() * per_set + self.held * entry * 8 / 7
+        self.sets.capacity() * per_group + self.held * entry * 8 / 7
     }
 }
 
@@ -440,6 +528,29 @@ mod tests {
         acc.update_batch(&[values], &[0, 0, 0, 1, 1, 1, 2], Some(&filter), 3)
             .unwrap();
         assert_eq!(counts(acc.evaluate(EmitTo::All).unwrap()), vec![2, 1, 1]);
+    }
+
+    #[test]
+    fn a_group_keeps_counting_past_its_inline_values() {
+        let mut values = DistinctValues::<i64>::default();
+        let inserted: Vec<bool> = [3, 1, 3, 4, 1, 5, 9, 9, 2, 6, 5, 3]
+            .into_iter()
+            .map(|v| values.insert(v))
+            .collect();
+        assert!(matches!(values, DistinctValues::Many(_)));
+        assert_eq!(inserted.iter().filter(|&&new| new).count(), 7);
+        assert_eq!(values.len(), 7);
+        let mut all = Vec::new();
+        values.append_to(&mut all);
+        all.sort();
+        assert_eq!(all, vec![1, 2, 3, 4, 5, 6, 9]);
+
+        let mut few = DistinctValues::<i64>::default();
+        assert_eq!(few.extend(&[7, 7, 8]), 2);
+        assert!(matches!(few, DistinctValues::Few { len: 2, .. }));
+        assert_eq!(few.extend(&[8, 1, 2, 3]), 3);
+        assert!(matches!(few, DistinctValues::Many(_)));
+        assert_eq!(few.len(), 5);
     }
 
     #[test]
