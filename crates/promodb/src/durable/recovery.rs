@@ -5,6 +5,7 @@ use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use super::disk::{Disk, temp_path};
 use super::manifest::{MANIFEST, Manifest};
@@ -75,6 +76,14 @@ impl Durable {
     }
 }
 
+/// How long `open` waits for a LOCK held elsewhere before it reports `Error::Locked`.
+///
+/// The lock is an `flock`, which belongs to the open file: a child process the service
+/// spawns (fork, then exec) holds a copy of every descriptor until its exec closes
+/// them, so right after a database is closed its lock can still look taken for a few
+/// milliseconds. A real second user holds it far longer than this.
+const LOCK_WAIT: Duration = Duration::from_millis(250);
+
 fn take_lock(dir: &Path) -> Result<File> {
     let path = dir.join("LOCK");
     let file = OpenOptions::new()
@@ -83,10 +92,16 @@ fn take_lock(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(Error::Locked { path }),
-        Err(TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(TryLockError::WouldBlock) => return Err(Error::Locked { path }),
+            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
     }
 }
 
