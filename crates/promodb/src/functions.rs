@@ -21,7 +21,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 pub use arg_max::{ArgExtreme, arg_max_udaf, arg_min_udaf};
-pub(crate) use distinct_count::has_per_group_sets;
+pub(crate) use distinct_count::has_per_group_values;
 pub use distinct_count::{DistinctCount, distinct_count_udaf};
 pub use retention::{Retention, retention_udaf};
 pub use safe_div::{SafeDiv, safe_div_udf};

@@ -1,5 +1,5 @@
-//! `count` with a per-group set for `COUNT(DISTINCT x)` of integers, timestamps and dates
-//! in a GROUP BY.
+//! `count` with per-group value lists for `COUNT(DISTINCT x)` of integers, timestamps
+//! and dates in a GROUP BY.
 //!
 //! DataFusion 55 counts distinct integers per group in one hash set of
 //! `(group, value)` pairs for the whole operator. At the sizes a war room groups
@@ -7,11 +7,13 @@
 //! insert is a cache miss; growing it is a sixth of the time. `perf` on the
 //! per-minute KPI rollup put 60% of its time there.
 //!
-//! promodb keeps one small set per group instead. Rows arrive roughly in time order,
-//! so the few groups a batch touches stay in cache, and a value repeated on
-//! consecutive rows of one group (the lines of one order) is skipped before hashing.
-//! A group's first four values sit inline, without a set: grouped by buyer (most place
-//! one or two orders) a set per group would be an allocation per buyer.
+//! promodb keeps each group's values apart instead, and skips a value repeated on
+//! consecutive rows of one group (the lines of one order) before storing it. A group's
+//! first four values sit inline (grouped by buyer, most place one or two orders: an
+//! allocation per buyer would dominate); beyond that its values are appended to a list
+//! that is sorted and deduplicated whenever it has doubled. Appending stays in cache
+//! where a hash set of 100k order ids per channel missed on every insert, and ids and
+//! timestamps arrive nearly in order, which a run-merging sort takes in one pass.
 //! The result and the partial state (a list of each group's distinct values) are the
 //! same as DataFusion's, so partial and final stages mix freely. Everything else
 //! (`count(x)`, `count(*)`, other types, windows) goes to DataFusion's own `count`.
@@ -25,8 +27,7 @@ use datafusion::arrow::datatypes::{
     Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
-use datafusion::common::hash_utils::RandomState;
-use datafusion::common::{HashSet, Result, ScalarValue, internal_err};
+use datafusion::common::{Result, ScalarValue, internal_err};
 use datafusion::logical_expr::expr::{AggregateFunction, AggregateFunctionParams};
 use datafusion::logical_expr::function::{
     AccumulatorArgs, AggregateFunctionSimplification, StateFieldsArgs,
@@ -39,8 +40,8 @@ use datafusion::logical_expr::{
 
 use super::row_filter::included;
 
-/// DataFusion's `count`, with `COUNT(DISTINCT x)` per group on per-group sets (x an
-/// integer, TIMESTAMP or DATE).
+/// DataFusion's `count`, with `COUNT(DISTINCT x)` per group on per-group value lists (x
+/// an integer, TIMESTAMP or DATE).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DistinctCount {
     inner: AggregateUDF,
@@ -57,40 +58,40 @@ pub fn distinct_count_udaf() -> Arc<AggregateUDF> {
     }))
 }
 
-/// Per-group sets, when `args` is a `COUNT(DISTINCT x)` of one integer, TIMESTAMP or DATE
+/// Per-group value lists, when `args` is a `COUNT(DISTINCT x)` of one integer, TIMESTAMP or DATE
 /// column.
-fn per_group_sets(args: &AccumulatorArgs) -> Option<Box<dyn GroupsAccumulator>> {
+fn per_group_values(args: &AccumulatorArgs) -> Option<Box<dyn GroupsAccumulator>> {
     if !args.is_distinct || args.exprs.len() != 1 {
         return None;
     }
     let data_type = args.expr_fields[0].data_type();
-    macro_rules! sets {
+    macro_rules! lists {
         ($t:ty) => {
             Box::new(PerGroupDistinct::<$t>::new(data_type))
         };
     }
-    let sets: Box<dyn GroupsAccumulator> = match data_type {
-        DataType::Int8 => sets!(Int8Type),
-        DataType::Int16 => sets!(Int16Type),
-        DataType::Int32 => sets!(Int32Type),
-        DataType::Int64 => sets!(Int64Type),
-        DataType::UInt8 => sets!(UInt8Type),
-        DataType::UInt16 => sets!(UInt16Type),
-        DataType::UInt32 => sets!(UInt32Type),
-        DataType::UInt64 => sets!(UInt64Type),
-        DataType::Date32 => sets!(Date32Type),
-        DataType::Date64 => sets!(Date64Type),
-        DataType::Timestamp(TimeUnit::Second, _) => sets!(TimestampSecondType),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => sets!(TimestampMillisecondType),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => sets!(TimestampMicrosecondType),
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => sets!(TimestampNanosecondType),
+    let lists: Box<dyn GroupsAccumulator> = match data_type {
+        DataType::Int8 => lists!(Int8Type),
+        DataType::Int16 => lists!(Int16Type),
+        DataType::Int32 => lists!(Int32Type),
+        DataType::Int64 => lists!(Int64Type),
+        DataType::UInt8 => lists!(UInt8Type),
+        DataType::UInt16 => lists!(UInt16Type),
+        DataType::UInt32 => lists!(UInt32Type),
+        DataType::UInt64 => lists!(UInt64Type),
+        DataType::Date32 => lists!(Date32Type),
+        DataType::Date64 => lists!(Date64Type),
+        DataType::Timestamp(TimeUnit::Second, _) => lists!(TimestampSecondType),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => lists!(TimestampMillisecondType),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => lists!(TimestampMicrosecondType),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => lists!(TimestampNanosecondType),
         _ => return None,
     };
-    Some(sets)
+    Some(lists)
 }
 
-/// Whether a `COUNT(DISTINCT x)` of this type runs on per-group sets.
-pub(crate) fn has_per_group_sets(data_type: &DataType) -> bool {
+/// Whether a `COUNT(DISTINCT x)` of this type runs on per-group value lists.
+pub(crate) fn has_per_group_values(data_type: &DataType) -> bool {
     data_type.is_integer()
         || matches!(
             data_type,
@@ -151,15 +152,15 @@ impl AggregateUDFImpl for DistinctCount {
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        per_group_sets(&args).is_some() || self.inner.inner().groups_accumulator_supported(args)
+        per_group_values(&args).is_some() || self.inner.inner().groups_accumulator_supported(args)
     }
 
     fn create_groups_accumulator(
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        match per_group_sets(&args) {
-            Some(sets) => Ok(sets),
+        match per_group_values(&args) {
+            Some(lists) => Ok(lists),
             None => self.inner.inner().create_groups_accumulator(args),
         }
     }
@@ -247,18 +248,26 @@ impl AggregateUDFImpl for DistinctCount {
     }
 }
 
-/// Values a group holds inline before it needs a hash set.
+/// Values a group holds inline before it needs a list.
 const INLINE: usize = 4;
 
+/// A group's list is sorted and deduplicated when it has grown to this many times its
+/// distinct values (and at least `COMPACT_MIN`).
+const COMPACT_GROWTH: usize = 2;
+const COMPACT_MIN: usize = 64;
+
 /// One group's distinct values: up to `INLINE` in place (most buyers place one or two
-/// orders; a set per buyer would be an allocation per buyer), a hash set beyond.
+/// orders; an allocation per buyer would dominate), beyond that a list appended to as
+/// rows come and sorted and deduplicated whenever it has doubled. Appending is cache
+/// friendly where a hash set of 100k order ids misses on every insert, and ids and
+/// timestamps arrive nearly sorted, which the (run-merging) sort handles in one pass.
 #[derive(Debug, Clone)]
 enum DistinctValues<V> {
     Few { len: u8, values: [V; INLINE] },
-    Many(HashSet<V, RandomState>),
+    Many { values: Vec<V>, distinct: usize },
 }
 
-impl<V: Copy + Default + Eq + std::hash::Hash> Default for DistinctValues<V> {
+impl<V: Copy + Default + Ord> Default for DistinctValues<V> {
     fn default() -> Self {
         DistinctValues::Few {
             len: 0,
@@ -267,69 +276,91 @@ impl<V: Copy + Default + Eq + std::hash::Hash> Default for DistinctValues<V> {
     }
 }
 
-impl<V: Copy + Default + Eq + std::hash::Hash> DistinctValues<V> {
-    /// Adds `value`; whether it was new.
-    fn insert(&mut self, value: V) -> bool {
+impl<V: Copy + Default + Ord> DistinctValues<V> {
+    /// Adds `value`.
+    fn insert(&mut self, value: V) {
         match self {
-            DistinctValues::Many(set) => set.insert(value),
+            DistinctValues::Many { values, .. } => {
+                values.push(value);
+                self.compact_when_grown();
+            }
             DistinctValues::Few { len, values } => {
                 let held = &values[..usize::from(*len)];
                 if held.contains(&value) {
-                    return false;
+                    return;
                 }
                 if held.len() < INLINE {
                     values[held.len()] = value;
                     *len += 1;
                 } else {
-                    let mut set =
-                        HashSet::with_capacity_and_hasher(2 * INLINE, RandomState::default());
-                    set.extend(held.iter().copied());
-                    set.insert(value);
-                    *self = DistinctValues::Many(set);
+                    let mut list = Vec::with_capacity(4 * INLINE);
+                    list.extend_from_slice(held);
+                    list.push(value);
+                    *self = DistinctValues::Many {
+                        values: list,
+                        distinct: 0,
+                    };
                 }
-                true
             }
         }
     }
 
-    /// Adds every value of `more`; how many were new. A set is sized for them at once.
-    fn extend(&mut self, more: &[V]) -> usize {
-        let before = self.len();
-        if let DistinctValues::Few { len, values } = self
-            && usize::from(*len) + more.len() > INLINE
-        {
-            let mut set = HashSet::with_capacity_and_hasher(
-                usize::from(*len) + more.len(),
-                RandomState::default(),
-            );
-            set.extend(values[..usize::from(*len)].iter().copied());
-            *self = DistinctValues::Many(set);
-        }
+    /// Adds every value of `more`.
+    fn extend(&mut self, more: &[V]) {
         match self {
-            DistinctValues::Many(set) => set.extend(more.iter().copied()),
+            DistinctValues::Many { values, .. } => {
+                values.extend_from_slice(more);
+                self.compact_when_grown();
+            }
             DistinctValues::Few { .. } => {
                 for &value in more {
                     self.insert(value);
                 }
             }
         }
-        self.len() - before
     }
 
-    fn len(&self) -> usize {
-        match self {
-            DistinctValues::Few { len, .. } => usize::from(*len),
-            DistinctValues::Many(set) => set.len(),
+    fn compact_when_grown(&mut self) {
+        if let DistinctValues::Many { values, distinct } = self
+            && values.len() >= COMPACT_MIN.max(COMPACT_GROWTH * *distinct)
+        {
+            self.compact();
         }
     }
 
-    /// Appends the values to `out`, in no particular order.
-    fn append_to(&self, out: &mut Vec<V>) {
+    /// Sorts and deduplicates the list.
+    fn compact(&mut self) {
+        if let DistinctValues::Many { values, distinct } = self
+            && values.len() > *distinct
+        {
+            values.sort();
+            values.dedup();
+            *distinct = values.len();
+        }
+    }
+
+    /// Values stored, duplicates not yet removed included.
+    fn stored(&self) -> usize {
+        match self {
+            DistinctValues::Few { len, .. } => usize::from(*len),
+            DistinctValues::Many { values, .. } => values.len(),
+        }
+    }
+
+    /// The number of distinct values (deduplicates first).
+    fn count(&mut self) -> usize {
+        self.compact();
+        self.stored()
+    }
+
+    /// Appends the distinct values to `out`, in no particular order.
+    fn append_to(&mut self, out: &mut Vec<V>) {
+        self.compact();
         match self {
             DistinctValues::Few { len, values } => {
                 out.extend_from_slice(&values[..usize::from(*len)])
             }
-            DistinctValues::Many(set) => out.extend(set.iter().copied()),
+            DistinctValues::Many { values, .. } => out.extend_from_slice(values),
         }
     }
 }
@@ -338,8 +369,8 @@ impl<V: Copy + Default + Eq + std::hash::Hash> DistinctValues<V> {
 struct PerGroupDistinct<T: ArrowPrimitiveType> {
     /// The counted column's type (with its time zone), for the partial state.
     data_type: DataType,
-    sets: Vec<DistinctValues<T::Native>>,
-    /// Values held over all sets, so that `size` need not visit every group.
+    groups: Vec<DistinctValues<T::Native>>,
+    /// Values stored over all groups, so that `size` need not visit every group.
     held: usize,
 }
 
@@ -347,7 +378,7 @@ impl<T: ArrowPrimitiveType> PerGroupDistinct<T> {
     fn new(data_type: &DataType) -> Self {
         Self {
             data_type: data_type.clone(),
-            sets: Vec::new(),
+            groups: Vec::new(),
             held: 0,
         }
     }
@@ -356,16 +387,16 @@ impl<T: ArrowPrimitiveType> PerGroupDistinct<T> {
 impl<T> PerGroupDistinct<T>
 where
     T: ArrowPrimitiveType,
-    T::Native: Eq + std::hash::Hash,
+    T::Native: Ord,
 {
     fn grow(&mut self, total_num_groups: usize) {
-        if self.sets.len() < total_num_groups {
-            self.sets
+        if self.groups.len() < total_num_groups {
+            self.groups
                 .resize_with(total_num_groups, DistinctValues::default);
         }
     }
 
-    /// Inserts `value` into `group`'s set unless it repeats the previous row's pair.
+    /// Adds `value` to `group` unless it repeats the previous row's pair.
     fn insert(
         &mut self,
         previous: &mut Option<(usize, T::Native)>,
@@ -373,15 +404,18 @@ where
         value: T::Native,
     ) {
         if *previous != Some((group, value)) {
-            self.held += usize::from(self.sets[group].insert(value));
+            let distinct = &mut self.groups[group];
+            let before = distinct.stored();
+            distinct.insert(value);
+            self.held = self.held + distinct.stored() - before;
             *previous = Some((group, value));
         }
     }
 
-    /// The sets of the groups `emit_to` hands out, removed from the accumulator.
+    /// The values of the groups `emit_to` hands out, removed from the accumulator.
     fn take(&mut self, emit_to: EmitTo) -> Vec<DistinctValues<T::Native>> {
-        let taken = emit_to.take_needed(&mut self.sets);
-        self.held -= taken.iter().map(DistinctValues::len).sum::<usize>();
+        let taken = emit_to.take_needed(&mut self.groups);
+        self.held -= taken.iter().map(DistinctValues::stored).sum::<usize>();
         taken
     }
 }
@@ -389,7 +423,7 @@ where
 impl<T> GroupsAccumulator for PerGroupDistinct<T>
 where
     T: ArrowPrimitiveType + Send,
-    T::Native: Eq + std::hash::Hash,
+    T::Native: Ord,
 {
     fn update_batch(
         &mut self,
@@ -413,19 +447,19 @@ where
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let counts: Vec<i64> = self
             .take(emit_to)
-            .iter()
-            .map(|set| set.len() as i64)
+            .iter_mut()
+            .map(|distinct| distinct.count() as i64)
             .collect();
         Ok(Arc::new(Int64Array::from(counts)))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let sets = self.take(emit_to);
-        let mut offsets = Vec::with_capacity(sets.len() + 1);
+        let mut groups = self.take(emit_to);
+        let mut offsets = Vec::with_capacity(groups.len() + 1);
         offsets.push(0i32);
-        let mut values = Vec::with_capacity(sets.iter().map(DistinctValues::len).sum());
-        for set in &sets {
-            set.append_to(&mut values);
+        let mut values = Vec::with_capacity(groups.iter().map(DistinctValues::stored).sum());
+        for distinct in &mut groups {
+            distinct.append_to(&mut values);
             let Ok(end) = i32::try_from(values.len()) else {
                 return internal_err!("COUNT(DISTINCT) state of more than 2^31 values");
             };
@@ -446,7 +480,10 @@ where
         let offsets = lists.offsets();
         for (row, &group) in group_indices.iter().enumerate() {
             let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-            self.held += self.sets[group].extend(&items.values()[start..end]);
+            let distinct = &mut self.groups[group];
+            let before = distinct.stored();
+            distinct.extend(&items.values()[start..end]);
+            self.held = self.held + distinct.stored() - before;
         }
         Ok(())
     }
@@ -474,11 +511,10 @@ where
     }
 
     fn size(&self) -> usize {
-        // A hash set holds each value plus a control byte, at most 7/8 full; values held
-        // inline are counted twice, an upper bound.
+        // Lists grow by doubling: at most twice what they store (values held inline are
+        // counted again, an upper bound).
         let per_group = std::mem::size_of::<DistinctValues<T::Native>>();
-        let entry = std::mem::size_of::<T::Native>() + 1;
-        self.sets.capacity() * per_group + self.held * entry * 8 / 7
+        self.groups.capacity() * per_group + 2 * self.held * std::mem::size_of::<T::Native>()
     }
 }
 
@@ -531,26 +567,33 @@ mod tests {
     }
 
     #[test]
-    fn a_group_keeps_counting_past_its_inline_values() {
+    fn a_group_keeps_counting_past_its_inline_values_and_compactions() {
         let mut values = DistinctValues::<i64>::default();
-        let inserted: Vec<bool> = [3, 1, 3, 4, 1, 5, 9, 9, 2, 6, 5, 3]
-            .into_iter()
-            .map(|v| values.insert(v))
-            .collect();
-        assert!(matches!(values, DistinctValues::Many(_)));
-        assert_eq!(inserted.iter().filter(|&&new| new).count(), 7);
-        assert_eq!(values.len(), 7);
+        for v in [3, 1, 3, 4, 1, 5, 9, 9, 2, 6, 5, 3] {
+            values.insert(v);
+        }
+        assert!(matches!(values, DistinctValues::Many { .. }));
+        assert_eq!(values.count(), 7);
         let mut all = Vec::new();
         values.append_to(&mut all);
         all.sort();
         assert_eq!(all, vec![1, 2, 3, 4, 5, 6, 9]);
 
         let mut few = DistinctValues::<i64>::default();
-        assert_eq!(few.extend(&[7, 7, 8]), 2);
+        few.extend(&[7, 7, 8]);
         assert!(matches!(few, DistinctValues::Few { len: 2, .. }));
-        assert_eq!(few.extend(&[8, 1, 2, 3]), 3);
-        assert!(matches!(few, DistinctValues::Many(_)));
-        assert_eq!(few.len(), 5);
+        few.extend(&[8, 1, 2, 3]);
+        assert!(matches!(few, DistinctValues::Many { .. }));
+        assert_eq!(few.count(), 5);
+
+        // Many compactions, values in a cycle with repeats: each counted once.
+        let mut many = DistinctValues::<i64>::default();
+        for i in 0..10_000i64 {
+            many.insert(i * 7919 % 1_000);
+        }
+        many.extend(&(500..1_500).collect::<Vec<i64>>());
+        assert!(many.stored() < 2 * 1_500 + COMPACT_MIN, "{}", many.stored());
+        assert_eq!(many.count(), 1_500);
     }
 
     #[test]

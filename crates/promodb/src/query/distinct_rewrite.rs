@@ -1,4 +1,4 @@
-//! DataFusion's single-distinct rewrite, except where promodb's per-group sets are faster.
+//! DataFusion's single-distinct rewrite, except where promodb's per-group value lists are faster.
 //!
 //! DataFusion turns `SELECT k, count(DISTINCT x) ... GROUP BY k` into two aggregations,
 //! first by `(k, x)`, then by `k`. Over integers, timestamps and dates promodb counts distinct values with one
@@ -15,9 +15,9 @@ use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::single_distinct_to_groupby::SingleDistinctToGroupBy;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
-use crate::functions::has_per_group_sets;
+use crate::functions::has_per_group_values;
 
-/// `single_distinct_aggregation_to_group_by`, skipped where per-group sets run.
+/// `single_distinct_aggregation_to_group_by`, skipped where per-group value lists run.
 #[derive(Debug, Default)]
 pub(crate) struct SingleDistinctWhereFaster {
     inner: SingleDistinctToGroupBy,
@@ -41,7 +41,7 @@ impl OptimizerRule for SingleDistinctWhereFaster {
         plan: LogicalPlan,
         config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
-        if runs_on_per_group_sets(&plan) {
+        if runs_on_per_group_values(&plan) {
             return Ok(Transformed::no(plan));
         }
         self.inner.rewrite(plan, config)
@@ -49,8 +49,8 @@ impl OptimizerRule for SingleDistinctWhereFaster {
 }
 
 /// Whether `plan` is a grouped aggregate whose DISTINCT aggregates each take one value
-/// that per-group sets count.
-fn runs_on_per_group_sets(plan: &LogicalPlan) -> bool {
+/// that per-group value lists count.
+fn runs_on_per_group_values(plan: &LogicalPlan) -> bool {
     let LogicalPlan::Aggregate(aggregate) = plan else {
         return false;
     };
@@ -63,7 +63,7 @@ fn runs_on_per_group_sets(plan: &LogicalPlan) -> bool {
             match params.args.as_slice() {
                 [arg] => arg
                     .get_type(schema)
-                    .is_ok_and(|data_type| has_per_group_sets(&data_type)),
+                    .is_ok_and(|data_type| has_per_group_values(&data_type)),
                 _ => false,
             }
         }

@@ -18,7 +18,7 @@ use crate::schema::Table;
 /// A session with promodb's settings: UTC as the SQL time zone (so `now()` and timestamp
 /// literals compare with `ts` without surprises), `information_schema` on, the given
 /// number of partitions, and DataFusion's optimizer rules with the single-distinct
-/// rewrite left out where promodb's per-group sets are faster.
+/// rewrite left out where promodb's per-group value lists are faster.
 pub(crate) fn new_session(target_partitions: usize) -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(true)

@@ -1,4 +1,4 @@
-//! COUNT(DISTINCT integer) per group: promodb's per-group sets give DataFusion's answers,
+//! COUNT(DISTINCT integer) per group: promodb's per-group value lists give DataFusion's answers,
 //! and the single-distinct rewrite is skipped only where they run.
 
 use std::sync::Arc;
