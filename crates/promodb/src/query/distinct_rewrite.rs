@@ -48,8 +48,9 @@ impl OptimizerRule for SingleDistinctWhereFaster {
     }
 }
 
-/// Whether `plan` is a grouped aggregate whose DISTINCT aggregates each take one value
-/// that per-group value lists count.
+/// Whether `plan` is a grouped aggregate whose DISTINCT aggregates are each a `count` of
+/// one value that per-group value lists count (a `sum(DISTINCT x)` has no grouped
+/// accumulator in DataFusion: it still needs the rewrite).
 fn runs_on_per_group_values(plan: &LogicalPlan) -> bool {
     let LogicalPlan::Aggregate(aggregate) = plan else {
         return false;
@@ -59,7 +60,10 @@ fn runs_on_per_group_values(plan: &LogicalPlan) -> bool {
     }
     let schema = aggregate.input.schema();
     aggregate.aggr_expr.iter().all(|expr| match expr {
-        Expr::AggregateFunction(AggregateFunction { params, .. }) if params.distinct => {
+        Expr::AggregateFunction(AggregateFunction { func, params }) if params.distinct => {
+            if func.name() != "count" {
+                return false;
+            }
             match params.args.as_slice() {
                 [arg] => arg
                     .get_type(schema)

@@ -95,4 +95,7 @@ fn the_single_distinct_rewrite_is_skipped_only_for_grouped_integers() {
     assert!(strings.contains("alias1"), "{strings}");
     let ungrouped = plan("SELECT count(DISTINCT user_id) FROM orders");
     assert!(ungrouped.contains("alias1"), "{ungrouped}");
+    // Only count has per-group value lists: a grouped sum(DISTINCT) keeps the rewrite.
+    let summed = plan("SELECT sku_id, sum(DISTINCT user_id) FROM orders GROUP BY 1");
+    assert!(summed.contains("alias1"), "{summed}");
 }
