@@ -44,6 +44,7 @@ pub mod durable;
 mod error;
 pub mod functions;
 pub mod ingest;
+mod prefetch;
 pub mod query;
 pub mod schema;
 pub mod storage;

@@ -5,6 +5,7 @@
 mod catalog;
 mod dependencies;
 mod distinct_rewrite;
+mod int_key_aggregate;
 mod provider;
 mod session;
 mod time_range;

@@ -11,6 +11,7 @@ use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::sql::parser::DFParser;
 
 use super::distinct_rewrite::SingleDistinctWhereFaster;
+use super::int_key_aggregate::IntKeyAggregation;
 
 use crate::error::{Error, Result};
 use crate::schema::Table;
@@ -29,7 +30,8 @@ const BROADCAST_JOIN_BYTES: u64 = 64 * 1024 * 1024;
 /// literals compare with `ts` without surprises), `information_schema` on, the given
 /// number of partitions, broadcast joins up to `BROADCAST_JOIN_ROWS`, and DataFusion's
 /// optimizer rules with the single-distinct rewrite left out where promodb's per-group
-/// value lists are faster.
+/// value lists are faster, and aggregations by one integer key run on promodb's
+/// integer group table.
 pub(crate) fn new_session(target_partitions: usize) -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(true)
@@ -57,6 +59,7 @@ pub(crate) fn new_session(target_partitions: usize) -> SessionContext {
         .with_config(config)
         .with_default_features()
         .with_optimizer_rules(rules)
+        .with_physical_optimizer_rule(Arc::new(IntKeyAggregation))
         .build();
     SessionContext::new_with_state(state)
 }

@@ -11,6 +11,7 @@ mod crash;
 mod distinct_count;
 mod durable;
 mod funnel_golden;
+mod int_key_aggregate;
 mod loading;
 mod pruning;
 mod rows;

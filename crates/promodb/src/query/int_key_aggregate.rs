@@ -1,0 +1,87 @@
+//! Aggregations grouped by one integer key (`GROUP BY user_id`, `GROUP BY sku_id`), run
+//! over a group table built for integer keys.
+//!
+//! Per-user promo metrics (funnels, retention, RFM) group ten million events into a
+//! million users or more. In DataFusion 55 most of that time is spent finding each row's
+//! group (`GroupValuesPrimitive::intern`: 52% of the retention query), three cache misses
+//! per row. [`IntKeyAggregation`] is a physical optimizer rule, run after DataFusion's
+//! own, that hands such aggregations to [`IntKeyAggregateExec`]: the same accumulators,
+//! modes, filters and output as the `AggregateExec` it replaces, with an open-addressing
+//! table that keeps each key beside its group index and prefetches ahead.
+
+mod exec;
+mod group_table;
+mod keys;
+
+use std::sync::Arc;
+
+use datafusion::common::Result;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::{ExecutionPlan, InputOrderMode};
+
+use exec::IntKeyAggregateExec;
+
+/// Replaces every hash aggregation by one integer-like key (integers, dates,
+/// timestamps) with an [`IntKeyAggregateExec`]. Left to DataFusion: grouping sets,
+/// several keys, other key types, aggregates with `ORDER BY`, sorted input
+/// (streaming aggregation), TopK aggregation and aggregations with a dynamic filter.
+#[derive(Debug, Default)]
+pub(crate) struct IntKeyAggregation;
+
+impl PhysicalOptimizerRule for IntKeyAggregation {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|plan| {
+            let Some(aggregate) = plan.downcast_ref::<AggregateExec>() else {
+                return Ok(Transformed::no(plan));
+            };
+            if !runs_on_int_keys(aggregate)? {
+                return Ok(Transformed::no(plan));
+            }
+            let aggregate = Arc::new(aggregate.clone());
+            Ok(Transformed::yes(
+                Arc::new(IntKeyAggregateExec::new(aggregate)) as _,
+            ))
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "int_key_aggregation"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+fn runs_on_int_keys(aggregate: &AggregateExec) -> Result<bool> {
+    let group_by = aggregate.group_expr();
+    let [(key, _)] = group_by.expr() else {
+        return Ok(false);
+    };
+    let mode_supported = matches!(
+        aggregate.mode(),
+        AggregateMode::Partial
+            | AggregateMode::Final
+            | AggregateMode::FinalPartitioned
+            | AggregateMode::Single
+            | AggregateMode::SinglePartitioned
+    );
+    Ok(mode_supported
+        && group_by.is_single()
+        && aggregate.limit_options().is_none()
+        && aggregate.dynamic_expressions_produced().is_empty()
+        && *aggregate.input_order_mode() == InputOrderMode::Linear
+        && aggregate
+            .aggr_expr()
+            .iter()
+            .all(|aggr| aggr.order_bys().is_empty())
+        && keys::is_integer_key(&key.data_type(&aggregate.input().schema())?))
+}

@@ -1,0 +1,298 @@
+//! `IntKeyAggregateExec`: a DataFusion `AggregateExec` grouped by one integer key, run
+//! over promodb's [`IntGroupTable`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Result, internal_err};
+use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_expr::{GroupsAccumulatorAdapter, PhysicalExpr};
+use datafusion::physical_plan::aggregates::{
+    AggregateExec, AggregateInputMode, AggregateOutputMode, aggregate_expressions,
+};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan,
+    InputDistributionRequirements, PlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream,
+};
+use futures::{StreamExt, TryStreamExt, stream};
+
+use super::group_table::IntGroupTable;
+use super::keys::{from_i64, to_i64};
+
+/// Runs the aggregation `aggregate` describes (its mode, key, aggregates, filters and
+/// output schema are all its own) with promodb's integer group table in place of
+/// DataFusion's. Built only by [`super::IntKeyAggregation`], for plans it accepts.
+#[derive(Debug)]
+pub(crate) struct IntKeyAggregateExec {
+    aggregate: Arc<AggregateExec>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl IntKeyAggregateExec {
+    pub(super) fn new(aggregate: Arc<AggregateExec>) -> Self {
+        Self {
+            aggregate,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+}
+
+impl DisplayAs for IntKeyAggregateExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        if matches!(t, DisplayFormatType::Default | DisplayFormatType::Verbose) {
+            // "IntKeyAggregateExec: mode=..., gby=[...], aggr=[...]"
+            write!(f, "IntKey")?;
+        }
+        self.aggregate.fmt_as(t, f)
+    }
+}
+
+impl ExecutionPlan for IntKeyAggregateExec {
+    fn name(&self) -> &str {
+        "IntKeyAggregateExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.aggregate.properties()
+    }
+
+    fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        self.aggregate.input_distribution_requirements()
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        self.aggregate.maintains_input_order()
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        self.aggregate.benefits_from_input_partitioning()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![self.aggregate.input()]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        self.aggregate.apply_expressions(f)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let replaced = Arc::clone(&self.aggregate).replace_children(children, options)?;
+        let Some(aggregate) = replaced.downcast_ref::<AggregateExec>() else {
+            return internal_err!(
+                "AggregateExec::replace_children returned {}",
+                replaced.name()
+            );
+        };
+        Ok(Arc::new(Self::new(Arc::new(aggregate.clone()))))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self
+            .aggregate
+            .input()
+            .execute(partition, Arc::clone(&context))?;
+        let reservation = MemoryConsumer::new(format!("IntKeyAggregateExec[{partition}]"))
+            .register(context.memory_pool());
+        let mut run = AggregationRun::new(
+            &self.aggregate,
+            reservation,
+            BaselineMetrics::new(&self.metrics, partition),
+        )?;
+        let batch_size = context.session_config().batch_size();
+        let output = stream::once(async move {
+            let mut input = input;
+            while let Some(batch) = input.next().await {
+                run.consume(&batch?)?;
+            }
+            run.finish(batch_size)
+        })
+        .map_ok(|batches| stream::iter(batches.into_iter().map(Ok)))
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            output,
+        )))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// One partition's aggregation: the group table, one accumulator per aggregate, and
+/// what each needs from an input batch.
+struct AggregationRun {
+    key: Arc<dyn PhysicalExpr>,
+    key_type: DataType,
+    input_mode: AggregateInputMode,
+    output_mode: AggregateOutputMode,
+    accumulators: Vec<AggregateInput>,
+    groups: IntGroupTable,
+    batch_groups: Vec<usize>,
+    output_schema: SchemaRef,
+    reservation: MemoryReservation,
+    metrics: BaselineMetrics,
+}
+
+/// An aggregate's accumulator and the expressions it is fed: its arguments (raw input)
+/// or its state columns (partial input), and its `FILTER`.
+struct AggregateInput {
+    accumulator: Box<dyn GroupsAccumulator>,
+    arguments: Vec<Arc<dyn PhysicalExpr>>,
+    filter: Option<Arc<dyn PhysicalExpr>>,
+}
+
+/// The aggregate's grouped accumulator, or (as DataFusion does) its per-group
+/// accumulators behind an adapter when it has none (e.g. `count(DISTINCT text)`).
+fn groups_accumulator(expr: &Arc<AggregateFunctionExpr>) -> Result<Box<dyn GroupsAccumulator>> {
+    if expr.groups_accumulator_supported() {
+        return expr.create_groups_accumulator();
+    }
+    let expr = Arc::clone(expr);
+    Ok(Box::new(GroupsAccumulatorAdapter::new(move || {
+        expr.create_accumulator()
+    })))
+}
+
+impl AggregationRun {
+    fn new(
+        aggregate: &AggregateExec,
+        reservation: MemoryReservation,
+        metrics: BaselineMetrics,
+    ) -> Result<Self> {
+        let [(key, _)] = aggregate.group_expr().expr() else {
+            return internal_err!("IntKeyAggregateExec needs exactly one group key");
+        };
+        let input_schema = aggregate.input().schema();
+        let mode = aggregate.mode();
+        let arguments = aggregate_expressions(aggregate.aggr_expr(), mode, 1)?;
+        let accumulators = aggregate
+            .aggr_expr()
+            .iter()
+            .zip(arguments)
+            .zip(aggregate.filter_expr())
+            .map(|((expr, arguments), filter)| {
+                Ok(AggregateInput {
+                    accumulator: groups_accumulator(expr)?,
+                    arguments,
+                    // A filter applies where rows are read; state rows already passed it.
+                    filter: match mode.input_mode() {
+                        AggregateInputMode::Raw => filter.clone(),
+                        AggregateInputMode::Partial => None,
+                    },
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            key: Arc::clone(key),
+            key_type: key.data_type(&input_schema)?,
+            input_mode: mode.input_mode(),
+            output_mode: mode.output_mode(),
+            accumulators,
+            groups: IntGroupTable::new(),
+            batch_groups: Vec::new(),
+            output_schema: aggregate.schema(),
+            reservation,
+            metrics,
+        })
+    }
+
+    fn consume(&mut self, batch: &RecordBatch) -> Result<()> {
+        let _timer = self.metrics.elapsed_compute().timer();
+        let rows = batch.num_rows();
+        let keys = to_i64(&self.key.evaluate(batch)?.into_array(rows)?)?;
+        self.groups.intern(&keys, &mut self.batch_groups)?;
+        let total_groups = self.groups.len();
+        for input in &mut self.accumulators {
+            let values = input
+                .arguments
+                .iter()
+                .map(|argument| argument.evaluate(batch)?.into_array(rows))
+                .collect::<Result<Vec<ArrayRef>>>()?;
+            let filter = match &input.filter {
+                Some(filter) => Some(filter.evaluate(batch)?.into_array(rows)?),
+                None => None,
+            };
+            let filter = filter.as_ref().map(|filter| filter.as_boolean());
+            match self.input_mode {
+                AggregateInputMode::Raw => input.accumulator.update_batch(
+                    &values,
+                    &self.batch_groups,
+                    filter,
+                    total_groups,
+                )?,
+                AggregateInputMode::Partial => {
+                    input
+                        .accumulator
+                        .merge_batch(&values, &self.batch_groups, total_groups)?
+                }
+            }
+        }
+        let held = self.groups.size()
+            + self
+                .accumulators
+                .iter()
+                .map(|input| input.accumulator.size())
+                .sum::<usize>();
+        self.reservation.try_resize(held)
+    }
+
+    /// Every group's key and aggregates, in batches of at most `batch_size` rows.
+    fn finish(mut self, batch_size: usize) -> Result<Vec<RecordBatch>> {
+        let timer = self.metrics.elapsed_compute().timer();
+        if self.groups.len() == 0 {
+            return Ok(Vec::new());
+        }
+        let mut columns = vec![from_i64(self.groups.take_keys(), &self.key_type)?];
+        for input in &mut self.accumulators {
+            match self.output_mode {
+                AggregateOutputMode::Partial => {
+                    columns.extend(input.accumulator.state(EmitTo::All)?)
+                }
+                AggregateOutputMode::Final => {
+                    columns.push(input.accumulator.evaluate(EmitTo::All)?)
+                }
+            }
+        }
+        let output = RecordBatch::try_new(Arc::clone(&self.output_schema), columns)?;
+        self.reservation.free();
+        timer.done();
+        self.metrics.record_output(output.num_rows());
+        let batch_size = batch_size.max(1);
+        Ok((0..output.num_rows())
+            .step_by(batch_size)
+            .map(|offset| output.slice(offset, batch_size.min(output.num_rows() - offset)))
+            .collect())
+    }
+}

@@ -1,0 +1,198 @@
+//! Aggregations grouped by one integer key run on promodb's integer group table and give
+//! exactly what DataFusion's own `AggregateExec` gives, for every integer-like key type,
+//! NULL keys, `FILTER`, DISTINCT, many batches and any number of partitions.
+
+use std::sync::Arc;
+
+use promodb::PromoDb;
+use promodb::arrow::array::{
+    ArrayRef, Date32Array, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray, UInt64Array,
+};
+use promodb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use promodb::datafusion::datasource::MemTable;
+use promodb::datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::common::{query, table};
+
+/// A small deterministic generator (64-bit LCG), so the data needs no extra crate.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// 40 batches of 1,000 rows: keys of six types with ~3,000 distinct values each (so the
+/// group table grows several times) and NULLs, and values to aggregate with NULLs.
+fn batches() -> Vec<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k_i64", DataType::Int64, true),
+        Field::new("k_i32", DataType::Int32, true),
+        Field::new("k_u64", DataType::UInt64, true),
+        Field::new("k_date", DataType::Date32, true),
+        Field::new(
+            "k_ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("v", DataType::Int64, true),
+        Field::new("amount", DataType::Decimal128(12, 2), true),
+        Field::new("s", DataType::Utf8, true),
+    ]));
+    let mut random = Lcg(42);
+    (0..40)
+        .map(|_| {
+            let mut keys = Vec::new();
+            for _ in 0..1000 {
+                let key = random.next(3000) as i64 - 1500;
+                keys.push((random.next(50) != 0).then_some(key));
+            }
+            let values: Vec<Option<i64>> = (0..1000)
+                .map(|_| (random.next(10) != 0).then(|| random.next(200) as i64 - 50))
+                .collect();
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from_iter(
+                    keys.iter().map(|k| k.map(|k| k << 40)),
+                )),
+                Arc::new(Int32Array::from_iter(
+                    keys.iter().map(|k| k.map(|k| k as i32)),
+                )),
+                Arc::new(UInt64Array::from_iter(
+                    keys.iter().map(|k| k.map(|k| u64::MAX - k as u64)),
+                )),
+                Arc::new(Date32Array::from_iter(
+                    keys.iter().map(|k| k.map(|k| 20_000 + k as i32)),
+                )),
+                Arc::new(
+                    TimestampMicrosecondArray::from_iter(
+                        keys.iter()
+                            .map(|k| k.map(|k| 1_794_355_200_000_000 + k * 1_000_000)),
+                    )
+                    .with_timezone("UTC"),
+                ),
+                Arc::new(Int64Array::from(values.clone())),
+                Arc::new(
+                    Decimal128Array::from_iter(
+                        values.iter().map(|v| v.map(|v| i128::from(v) * 37)),
+                    )
+                    .with_precision_and_scale(12, 2)
+                    .expect("decimal"),
+                ),
+                Arc::new(StringArray::from_iter(
+                    values.iter().map(|v| v.map(|v| format!("s{}", v % 13))),
+                )),
+            ];
+            RecordBatch::try_new(Arc::clone(&schema), columns).expect("batch")
+        })
+        .collect()
+}
+
+fn datafusion_alone(partitions: usize, batches: &[RecordBatch]) -> SessionContext {
+    let ctx =
+        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
+    let spread: Vec<Vec<RecordBatch>> = (0..partitions)
+        .map(|p| {
+            batches
+                .iter()
+                .skip(p)
+                .step_by(partitions)
+                .cloned()
+                .collect()
+        })
+        .collect();
+    let table = MemTable::try_new(batches[0].schema(), spread).expect("table");
+    ctx.register_table("t", Arc::new(table)).expect("register");
+    ctx
+}
+
+fn run(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(async { ctx.sql(sql).await?.collect().await })
+        .expect(sql)
+}
+
+fn aggregation(key: &str) -> String {
+    format!(
+        "SELECT {key} AS k, count(*) AS n, count(v) AS nv, sum(v) AS sv, min(v) AS lo, \
+                max(amount) AS hi, sum(amount) FILTER (WHERE v > 0) AS paid, avg(v) AS mean, \
+                count(DISTINCT s) AS kinds, max(s) AS last_s \
+         FROM t GROUP BY {key} ORDER BY k NULLS FIRST"
+    )
+}
+
+#[test]
+fn integer_key_aggregations_match_datafusions_own() {
+    let batches = batches();
+    for partitions in [1, 2, 3] {
+        let db = PromoDb::builder()
+            .with_target_partitions(partitions)
+            .in_memory()
+            .expect("db");
+        db.register_batches("t", batches.clone()).expect("register");
+        let plain = datafusion_alone(partitions, &batches);
+        let keys = [
+            ("k_i64", 2_900),
+            ("k_i32", 2_900),
+            ("k_u64", 2_900),
+            ("k_date", 2_900),
+            ("k_ts", 2_900),
+            ("k_i32 % 7", 13),
+            ("k_i64 + 1", 2_900),
+        ];
+        for (key, groups) in keys {
+            let sql = aggregation(key);
+            let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
+            assert!(
+                plan.contains("IntKeyAggregateExec"),
+                "{key}, {partitions} partitions:\n{plan}"
+            );
+            let ours = query(&db, &sql).expect(&sql);
+            let theirs = run(&plain, &sql);
+            assert_eq!(ours[0].schema(), theirs[0].schema(), "{key}");
+            let expected = table(&theirs);
+            assert_eq!(table(&ours), expected, "{key}, {partitions} partitions");
+            assert!(expected.lines().count() > groups + 4, "{key}: {expected}");
+        }
+    }
+}
+
+#[test]
+fn other_aggregations_stay_with_datafusion() {
+    let db = PromoDb::in_memory().expect("db");
+    db.register_batches("t", batches()).expect("register");
+    for sql in [
+        // A string key, two keys, a grouping set, an ordered aggregate, no key at all.
+        "SELECT s, count(*) FROM t GROUP BY s",
+        "SELECT k_i64, k_i32, count(*) FROM t GROUP BY k_i64, k_i32",
+        "SELECT k_i32, count(*) FROM t GROUP BY ROLLUP (k_i32)",
+        "SELECT k_i32, array_agg(v ORDER BY v) FROM t GROUP BY k_i32",
+        "SELECT count(*) FROM t",
+    ] {
+        let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
+        assert!(!plan.contains("IntKeyAggregateExec"), "{sql}:\n{plan}");
+        query(&db, sql).expect(sql);
+    }
+}
+
+#[test]
+fn an_empty_input_gives_no_groups() {
+    let db = PromoDb::in_memory().expect("db");
+    db.register_batches("t", batches()).expect("register");
+    let sql = "SELECT k_i64, count(*) FROM t WHERE v > 1000 GROUP BY k_i64";
+    let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
+    assert!(plan.contains("IntKeyAggregateExec"), "{plan}");
+    let rows: usize = query(&db, sql)
+        .expect(sql)
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum();
+    assert_eq!(rows, 0);
+}
