@@ -27,6 +27,7 @@ use datafusion::logical_expr::{
 use super::funnel_args::MAX_STEPS;
 use super::one_group::{OneGroup, Regroup};
 use super::row_filter::included;
+use crate::prefetch::{PREFETCH_DISTANCE, prefetch};
 
 /// The `retention` aggregate function.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -145,7 +146,10 @@ impl GroupsAccumulator for RetentionGroups {
             }
         }
         for (row, &group) in group_indices.iter().enumerate() {
-            if included(row, nulls.as_ref(), opt_filter) {
+            if let Some(&ahead) = group_indices.get(row + PREFETCH_DISTANCE) {
+                prefetch(&self.masks[ahead]);
+            }
+            if row_masks[row] != 0 && included(row, nulls.as_ref(), opt_filter) {
                 self.masks[group] |= row_masks[row];
             }
         }
@@ -185,6 +189,9 @@ impl GroupsAccumulator for RetentionGroups {
         self.masks.resize(total_num_groups, 0);
         let masks = masks.as_primitive::<UInt32Type>();
         for (row, &group) in group_indices.iter().enumerate() {
+            if let Some(&ahead) = group_indices.get(row + PREFETCH_DISTANCE) {
+                prefetch(&self.masks[ahead]);
+            }
             self.masks[group] |= masks.value(row);
         }
         Ok(())
