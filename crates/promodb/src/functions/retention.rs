@@ -14,9 +14,9 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int64Builder, ListBuilder, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, ListArray, UInt32Array,
 };
-use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, UInt32Type};
 use datafusion::common::{Result, ScalarValue, internal_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -158,18 +158,16 @@ impl GroupsAccumulator for RetentionGroups {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let masks = emit_to.take_needed(&mut self.masks);
-        let mut builder =
-            ListBuilder::new(Int64Builder::with_capacity(masks.len() * self.conditions))
-                .with_field(Field::new("item", DataType::Int64, false));
-        for mask in masks {
+        // Every list has one 0/1 per condition: the values and offsets are built flat.
+        let mut values = Vec::with_capacity(masks.len() * self.conditions);
+        for mask in &masks {
             let first = mask & 1 != 0;
-            for k in 0..self.conditions {
-                let reached = first && mask & (1 << k) != 0;
-                builder.values().append_value(i64::from(reached));
-            }
-            builder.append(true);
+            values.extend((0..self.conditions).map(|k| i64::from(first && mask & (1 << k) != 0)));
         }
-        Ok(Arc::new(builder.finish()))
+        let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(self.conditions, masks.len()));
+        let item = Arc::new(Field::new("item", DataType::Int64, false));
+        let values = Arc::new(Int64Array::from(values));
+        Ok(Arc::new(ListArray::try_new(item, offsets, values, None)?))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
