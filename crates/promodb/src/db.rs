@@ -89,7 +89,7 @@ impl PromoDb {
         let durable = dir
             .map(|dir| Durable::open(dir, builder.durable.clone(), stores.clone()))
             .transpose()?;
-        let ctx = new_session(builder.target_partitions);
+        let ctx = new_session(builder.target_partitions)?;
         crate::functions::register_all(&ctx);
         let catalog = ctx
             .catalog("datafusion")

@@ -6,6 +6,7 @@ mod distinct_count;
 mod event_groups;
 mod funnel_args;
 mod funnel_scan;
+mod list_element;
 mod one_group;
 mod retention;
 mod row_filter;
@@ -23,6 +24,8 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 pub use arg_max::{ArgExtreme, arg_max_udaf, arg_min_udaf};
 pub(crate) use distinct_count::has_per_group_values;
 pub use distinct_count::{DistinctCount, distinct_count_udaf};
+pub(crate) use list_element::ListElementRewrite;
+pub use list_element::{ListElement, list_element_udf};
 pub use retention::{Retention, retention_udaf};
 pub use safe_div::{SafeDiv, safe_div_udf};
 pub use sequence_match::{SequenceMatch, sequence_count_udaf, sequence_match_udaf};
@@ -45,7 +48,7 @@ pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 
 /// Every scalar function promodb adds to SQL.
 pub fn all_scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![safe_div_udf(), utc_date_trunc_udf()]
+    vec![safe_div_udf(), utc_date_trunc_udf(), list_element_udf()]
 }
 
 /// Registers every promodb function in `ctx`.

@@ -6,12 +6,14 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::registry::FunctionRegistry;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::sql::parser::DFParser;
 
 use super::distinct_rewrite::SingleDistinctWhereFaster;
 use super::int_key_aggregate::IntKeyAggregation;
+use crate::functions::ListElementRewrite;
 
 use crate::error::{Error, Result};
 use crate::schema::Table;
@@ -30,9 +32,9 @@ const BROADCAST_JOIN_BYTES: u64 = 64 * 1024 * 1024;
 /// literals compare with `ts` without surprises), `information_schema` on, the given
 /// number of partitions, broadcast joins up to `BROADCAST_JOIN_ROWS`, and DataFusion's
 /// optimizer rules with the single-distinct rewrite left out where promodb's per-group
-/// value lists are faster, and aggregations by one integer key run on promodb's
-/// integer group table.
-pub(crate) fn new_session(target_partitions: usize) -> SessionContext {
+/// value lists are faster, aggregations by one integer key run on promodb's integer
+/// group table, and `list[i]` planned with promodb's gathering `array_element`.
+pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_target_partitions(target_partitions)
@@ -55,13 +57,14 @@ pub(crate) fn new_session(target_partitions: usize) -> SessionContext {
             false => rule,
         })
         .collect();
-    let state = SessionStateBuilder::new()
+    let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
         .with_optimizer_rules(rules)
         .with_physical_optimizer_rule(Arc::new(IntKeyAggregation))
         .build();
-    SessionContext::new_with_state(state)
+    state.register_function_rewrite(Arc::new(ListElementRewrite))?;
+    Ok(SessionContext::new_with_state(state))
 }
 
 /// Runs every statement of `sql` in order and returns the rows of the last one.
