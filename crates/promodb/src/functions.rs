@@ -32,6 +32,14 @@ pub use sequence_match::{SequenceMatch, sequence_count_udaf, sequence_match_udaf
 pub use utc_date_trunc::{UtcDateTrunc, utc_date_trunc_udf};
 pub use window_funnel::{WindowFunnel, window_funnel_times_udaf, window_funnel_udaf};
 
+/// Whether the aggregate's state keeps every input row of its group (the event sequences
+/// of funnels and patterns), so that a partial aggregation cannot make it smaller.
+pub(crate) fn keeps_every_row(function: &AggregateUDF) -> bool {
+    let function = function.inner();
+    function.downcast_ref::<WindowFunnel>().is_some()
+        || function.downcast_ref::<SequenceMatch>().is_some()
+}
+
 /// Every aggregate function promodb adds to SQL.
 pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     vec![

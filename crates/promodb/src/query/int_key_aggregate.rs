@@ -8,6 +8,11 @@
 //! own, that hands such aggregations to [`IntKeyAggregateExec`]: the same accumulators,
 //! modes, filters and output as the `AggregateExec` it replaces, with an open-addressing
 //! table that keeps each key beside its group index and prefetches ahead.
+//!
+//! Funnels and sequence patterns keep every event of a group in their state, so their
+//! partial aggregation shrinks nothing: it buckets all events by user, ships them as
+//! lists, and the final aggregation buckets them again. For those the rule first turns
+//! partial -> repartition -> final into repartition -> one aggregation.
 
 mod exec;
 mod group_table;
@@ -20,11 +25,15 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::{ExecutionPlan, InputOrderMode};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::{ExecutionPlan, InputOrderMode, Partitioning};
+
+use crate::functions::keeps_every_row;
 
 use exec::IntKeyAggregateExec;
 
-/// Replaces every hash aggregation by one integer-like key (integers, dates,
+/// Runs funnel and sequence aggregations in one stage after repartitioning their rows,
+/// then replaces every hash aggregation by one integer-like key (integers, dates,
 /// timestamps) with an [`IntKeyAggregateExec`]. Left to DataFusion: grouping sets,
 /// several keys, other key types, aggregates with `ORDER BY`, sorted input
 /// (streaming aggregation), TopK aggregation and aggregations with a dynamic filter.
@@ -37,6 +46,7 @@ impl PhysicalOptimizerRule for IntKeyAggregation {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let plan = plan.transform_up(one_stage_for_event_lists).data()?;
         plan.transform_up(|plan| {
             let Some(aggregate) = plan.downcast_ref::<AggregateExec>() else {
                 return Ok(Transformed::no(plan));
@@ -59,6 +69,56 @@ impl PhysicalOptimizerRule for IntKeyAggregation {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// `FinalPartitioned <- hash repartition <- Partial` over aggregates that keep every row
+/// becomes `SinglePartitioned <- hash repartition of the raw rows`, with the same output.
+fn one_stage_for_event_lists(
+    plan: Arc<dyn ExecutionPlan>,
+) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
+    let Some(last) = plan.downcast_ref::<AggregateExec>() else {
+        return Ok(Transformed::no(plan));
+    };
+    let Some(repartition) = last.input().downcast_ref::<RepartitionExec>() else {
+        return Ok(Transformed::no(plan));
+    };
+    let Some(partial) = repartition.input().downcast_ref::<AggregateExec>() else {
+        return Ok(Transformed::no(plan));
+    };
+    let Partitioning::Hash(_, partitions) = repartition.partitioning() else {
+        return Ok(Transformed::no(plan));
+    };
+    let [(key, _)] = partial.group_expr().expr() else {
+        return Ok(Transformed::no(plan));
+    };
+    let keeps_rows = partial
+        .aggr_expr()
+        .iter()
+        .any(|aggr| keeps_every_row(aggr.fun()));
+    if *last.mode() != AggregateMode::FinalPartitioned
+        || *partial.mode() != AggregateMode::Partial
+        || !keeps_rows
+        || !partial.group_expr().is_single()
+        || repartition.preserve_order()
+    {
+        return Ok(Transformed::no(plan));
+    }
+    let raw_rows = RepartitionExec::try_new(
+        Arc::clone(partial.input()),
+        Partitioning::Hash(vec![Arc::clone(key)], *partitions),
+    )?;
+    let single = AggregateExec::try_new(
+        AggregateMode::SinglePartitioned,
+        partial.group_expr().clone(),
+        partial.aggr_expr().to_vec(),
+        partial.filter_expr().to_vec(),
+        Arc::new(raw_rows),
+        partial.input_schema(),
+    )?;
+    if single.schema() != last.schema() {
+        return Ok(Transformed::no(plan));
+    }
+    Ok(Transformed::yes(Arc::new(single)))
 }
 
 fn runs_on_int_keys(aggregate: &AggregateExec) -> Result<bool> {

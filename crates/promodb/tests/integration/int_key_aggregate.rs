@@ -196,3 +196,42 @@ fn an_empty_input_gives_no_groups() {
         .sum();
     assert_eq!(rows, 0);
 }
+
+/// Funnels keep every event in their state, so they skip the partial aggregation: the
+/// raw rows are repartitioned by key and aggregated once, with the same result as one
+/// partition gives.
+#[test]
+fn funnels_are_aggregated_in_one_stage_after_repartitioning_the_rows() {
+    let batches = batches();
+    let databases: Vec<PromoDb> = [1, 2, 3]
+        .into_iter()
+        .map(|partitions| {
+            let db = PromoDb::builder()
+                .with_target_partitions(partitions)
+                .in_memory()
+                .expect("db");
+            db.register_batches("t", batches.clone()).expect("register");
+            db
+        })
+        .collect();
+    for (key, int_key) in [("k_i64", true), ("s", false)] {
+        let sql = format!(
+            "SELECT {key} AS k, count(*) AS n, \
+                    window_funnel(INTERVAL '1 hour', k_ts, v > 0, v > 50, v > 100) AS level \
+             FROM t GROUP BY {key} ORDER BY k NULLS FIRST"
+        );
+        let expected = table(&query(&databases[0], &sql).expect(&sql));
+        assert!(expected.lines().count() > 10, "{expected}");
+        for db in &databases[1..] {
+            let plan = table(&query(db, &format!("EXPLAIN {sql}")).expect("explain"));
+            assert!(plan.contains("mode=SinglePartitioned"), "{key}:\n{plan}");
+            assert!(!plan.contains("mode=Partial"), "{key}:\n{plan}");
+            assert_eq!(
+                plan.contains("IntKeyAggregateExec"),
+                int_key,
+                "{key}:\n{plan}"
+            );
+            assert_eq!(table(&query(db, &sql).expect(&sql)), expected, "{key}");
+        }
+    }
+}
