@@ -95,9 +95,22 @@ fn one_stage_for_event_lists(
         .aggr_expr()
         .iter()
         .any(|aggr| keeps_every_row(aggr.fun()));
+    // An aggregate that needs its rows in order (`array_agg(x ORDER BY ts)`,
+    // `nth_value`) reads them sorted below the partial stage; a repartition of the raw
+    // rows would interleave them.
+    let needs_order = partial
+        .aggr_expr()
+        .iter()
+        .any(|aggr| !aggr.order_bys().is_empty())
+        || *partial.input_order_mode() != InputOrderMode::Linear
+        || partial
+            .required_input_ordering()
+            .iter()
+            .any(Option::is_some);
     if *last.mode() != AggregateMode::FinalPartitioned
         || *partial.mode() != AggregateMode::Partial
         || !keeps_rows
+        || needs_order
         || !partial.group_expr().is_single()
         || repartition.preserve_order()
     {

@@ -93,6 +93,17 @@ fn batches() -> Vec<RecordBatch> {
         .collect()
 }
 
+/// A database with `partitions` partitions and the batches as table `t`.
+fn promodb_with(partitions: usize, batches: &[RecordBatch]) -> PromoDb {
+    let db = PromoDb::builder()
+        .with_target_partitions(partitions)
+        .in_memory()
+        .expect("db");
+    db.register_batches("t", batches.to_vec())
+        .expect("register");
+    db
+}
+
 fn datafusion_alone(partitions: usize, batches: &[RecordBatch]) -> SessionContext {
     let ctx =
         SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
@@ -132,11 +143,7 @@ fn aggregation(key: &str) -> String {
 fn integer_key_aggregations_match_datafusions_own() {
     let batches = batches();
     for partitions in [1, 2, 3] {
-        let db = PromoDb::builder()
-            .with_target_partitions(partitions)
-            .in_memory()
-            .expect("db");
-        db.register_batches("t", batches.clone()).expect("register");
+        let db = promodb_with(partitions, &batches);
         let plain = datafusion_alone(partitions, &batches);
         let keys = [
             ("k_i64", 2_900),
@@ -205,14 +212,7 @@ fn funnels_are_aggregated_in_one_stage_after_repartitioning_the_rows() {
     let batches = batches();
     let databases: Vec<PromoDb> = [1, 2, 3]
         .into_iter()
-        .map(|partitions| {
-            let db = PromoDb::builder()
-                .with_target_partitions(partitions)
-                .in_memory()
-                .expect("db");
-            db.register_batches("t", batches.clone()).expect("register");
-            db
-        })
+        .map(|partitions| promodb_with(partitions, &batches))
         .collect();
     for (key, int_key) in [("k_i64", true), ("s", false)] {
         let sql = format!(
@@ -234,4 +234,26 @@ fn funnels_are_aggregated_in_one_stage_after_repartitioning_the_rows() {
             assert_eq!(table(&query(db, &sql).expect(&sql)), expected, "{key}");
         }
     }
+}
+
+/// An aggregate that reads its rows in order (`array_agg(... ORDER BY ...)`) beside a
+/// funnel keeps the two-stage plan: its sorted input must not be repartitioned.
+#[test]
+fn a_funnel_beside_an_ordered_aggregate_keeps_its_sorted_input() {
+    let batches = batches();
+    let sql = "SELECT k_i64 AS k, \
+                      window_funnel(INTERVAL '1 hour', k_ts, v > 0, v > 50) AS level, \
+                      array_agg(v ORDER BY v, s) AS values, nth_value(s, 2 ORDER BY v, s) AS second \
+               FROM t GROUP BY k_i64 ORDER BY k NULLS FIRST";
+    let results: Vec<String> = [1, 3]
+        .into_iter()
+        .map(|partitions| {
+            let db = promodb_with(partitions, &batches);
+            let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
+            assert!(!plan.contains("mode=SinglePartitioned"), "{plan}");
+            table(&query(&db, sql).expect(sql))
+        })
+        .collect();
+    assert!(results[0].lines().count() > 2_900, "{}", results[0]);
+    assert_eq!(results[1], results[0]);
 }

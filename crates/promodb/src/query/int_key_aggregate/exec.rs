@@ -12,7 +12,7 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
-use datafusion::physical_expr::{GroupsAccumulatorAdapter, PhysicalExpr};
+use datafusion::physical_expr::{GroupsAccumulatorAdapter, OrderingRequirements, PhysicalExpr};
 use datafusion::physical_plan::aggregates::{
     AggregateExec, AggregateInputMode, AggregateOutputMode, aggregate_expressions,
 };
@@ -67,6 +67,10 @@ impl ExecutionPlan for IntKeyAggregateExec {
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
         self.aggregate.input_distribution_requirements()
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        self.aggregate.required_input_ordering()
     }
 
     fn maintains_input_order(&self) -> Vec<bool> {
