@@ -5,7 +5,7 @@
 mod catalog;
 mod dependencies;
 mod distinct_rewrite;
-mod int_key_aggregate;
+mod one_key_aggregate;
 mod provider;
 mod session;
 mod time_range;

@@ -12,7 +12,7 @@ use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::sql::parser::DFParser;
 
 use super::distinct_rewrite::SingleDistinctWhereFaster;
-use super::int_key_aggregate::IntKeyAggregation;
+use super::one_key_aggregate::OneKeyAggregation;
 use crate::functions::ListElementRewrite;
 
 use crate::error::{Error, Result};
@@ -32,8 +32,8 @@ const BROADCAST_JOIN_BYTES: u64 = 64 * 1024 * 1024;
 /// literals compare with `ts` without surprises), `information_schema` on, the given
 /// number of partitions, broadcast joins up to `BROADCAST_JOIN_ROWS`, and DataFusion's
 /// optimizer rules with the single-distinct rewrite left out where promodb's per-group
-/// value lists are faster, aggregations by one integer key run on promodb's integer
-/// group table, and `list[i]` planned with promodb's gathering `array_element`.
+/// value lists are faster, aggregations by one integer-like or text key run on
+/// promodb's group tables, and `list[i]` planned with promodb's gathering `array_element`.
 pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_information_schema(true)
@@ -61,7 +61,7 @@ pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
         .with_config(config)
         .with_default_features()
         .with_optimizer_rules(rules)
-        .with_physical_optimizer_rule(Arc::new(IntKeyAggregation))
+        .with_physical_optimizer_rule(Arc::new(OneKeyAggregation))
         .build();
     state.register_function_rewrite(Arc::new(ListElementRewrite))?;
     Ok(SessionContext::new_with_state(state))

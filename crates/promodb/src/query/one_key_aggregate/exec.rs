@@ -1,11 +1,11 @@
-//! `IntKeyAggregateExec`: a DataFusion `AggregateExec` grouped by one integer key, run
-//! over promodb's [`IntGroupTable`].
+//! `OneKeyAggregateExec`: a DataFusion `AggregateExec` grouped by one integer-like or
+//! text key, run over one of promodb's group tables.
 
 use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, internal_err};
 use datafusion::execution::TaskContext;
@@ -25,19 +25,18 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt, stream};
 
-use super::group_table::IntGroupTable;
-use super::keys::{from_i64, to_i64};
+use super::group_table::{GroupTable, group_table_for};
 
 /// Runs the aggregation `aggregate` describes (its mode, key, aggregates, filters and
-/// output schema are all its own) with promodb's integer group table in place of
-/// DataFusion's. Built only by [`super::IntKeyAggregation`], for plans it accepts.
+/// output schema are all its own) with a promodb group table for its key in place
+/// of DataFusion's. Built only by [`super::OneKeyAggregation`], for plans it accepts.
 #[derive(Debug)]
-pub(crate) struct IntKeyAggregateExec {
+pub(crate) struct OneKeyAggregateExec {
     aggregate: Arc<AggregateExec>,
     metrics: ExecutionPlanMetricsSet,
 }
 
-impl IntKeyAggregateExec {
+impl OneKeyAggregateExec {
     pub(super) fn new(aggregate: Arc<AggregateExec>) -> Self {
         Self {
             aggregate,
@@ -46,19 +45,19 @@ impl IntKeyAggregateExec {
     }
 }
 
-impl DisplayAs for IntKeyAggregateExec {
+impl DisplayAs for OneKeyAggregateExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         if matches!(t, DisplayFormatType::Default | DisplayFormatType::Verbose) {
-            // "IntKeyAggregateExec: mode=..., gby=[...], aggr=[...]"
-            write!(f, "IntKey")?;
+            // "OneKeyAggregateExec: mode=..., gby=[...], aggr=[...]"
+            write!(f, "OneKey")?;
         }
         self.aggregate.fmt_as(t, f)
     }
 }
 
-impl ExecutionPlan for IntKeyAggregateExec {
+impl ExecutionPlan for OneKeyAggregateExec {
     fn name(&self) -> &str {
-        "IntKeyAggregateExec"
+        "OneKeyAggregateExec"
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -126,7 +125,7 @@ impl ExecutionPlan for IntKeyAggregateExec {
             .aggregate
             .input()
             .execute(partition, Arc::clone(&context))?;
-        let reservation = MemoryConsumer::new(format!("IntKeyAggregateExec[{partition}]"))
+        let reservation = MemoryConsumer::new(format!("OneKeyAggregateExec[{partition}]"))
             .register(context.memory_pool());
         let mut run = AggregationRun::new(
             &self.aggregate,
@@ -158,11 +157,10 @@ impl ExecutionPlan for IntKeyAggregateExec {
 /// what each needs from an input batch.
 struct AggregationRun {
     key: Arc<dyn PhysicalExpr>,
-    key_type: DataType,
     input_mode: AggregateInputMode,
     output_mode: AggregateOutputMode,
     accumulators: Vec<AggregateInput>,
-    groups: IntGroupTable,
+    groups: Box<dyn GroupTable>,
     batch_groups: Vec<usize>,
     output_schema: SchemaRef,
     reservation: MemoryReservation,
@@ -196,7 +194,7 @@ impl AggregationRun {
         metrics: BaselineMetrics,
     ) -> Result<Self> {
         let [(key, _)] = aggregate.group_expr().expr() else {
-            return internal_err!("IntKeyAggregateExec needs exactly one group key");
+            return internal_err!("OneKeyAggregateExec needs exactly one group key");
         };
         let input_schema = aggregate.input().schema();
         let mode = aggregate.mode();
@@ -218,13 +216,16 @@ impl AggregationRun {
                 })
             })
             .collect::<Result<_>>()?;
+        let key_type = key.data_type(&input_schema)?;
+        let Some(groups) = group_table_for(&key_type) else {
+            return internal_err!("OneKeyAggregateExec has no group table for {key_type}");
+        };
         Ok(Self {
             key: Arc::clone(key),
-            key_type: key.data_type(&input_schema)?,
             input_mode: mode.input_mode(),
             output_mode: mode.output_mode(),
             accumulators,
-            groups: IntGroupTable::new(),
+            groups,
             batch_groups: Vec::new(),
             output_schema: aggregate.schema(),
             reservation,
@@ -235,7 +236,7 @@ impl AggregationRun {
     fn consume(&mut self, batch: &RecordBatch) -> Result<()> {
         let _timer = self.metrics.elapsed_compute().timer();
         let rows = batch.num_rows();
-        let keys = to_i64(&self.key.evaluate(batch)?.into_array(rows)?)?;
+        let keys = self.key.evaluate(batch)?.into_array(rows)?;
         self.groups.intern(&keys, &mut self.batch_groups)?;
         let total_groups = self.groups.len();
         for input in &mut self.accumulators {
@@ -278,7 +279,7 @@ impl AggregationRun {
         if self.groups.len() == 0 {
             return Ok(Vec::new());
         }
-        let mut columns = vec![from_i64(self.groups.take_keys(), &self.key_type)?];
+        let mut columns = vec![self.groups.take_keys()?];
         for input in &mut self.accumulators {
             match self.output_mode {
                 AggregateOutputMode::Partial => {

@@ -1,0 +1,150 @@
+//! The group table of an aggregation by one integer-like key (integers, dates,
+//! timestamps), carried as `i64` while grouping.
+
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result;
+
+use super::group_table::{GroupTable, nulls_of_groups};
+use super::int_keys::{from_i64, to_i64};
+use super::slots::{GroupOwner, GroupSlots};
+
+#[derive(Debug)]
+pub(super) struct IntGroupTable {
+    slots: GroupSlots<i64>,
+    groups: GroupKeys,
+    key_type: DataType,
+}
+
+/// The key of each group, by group index (0 for the NULL group).
+#[derive(Debug, Default)]
+struct GroupKeys {
+    keys: Vec<i64>,
+    null_group: Option<usize>,
+}
+
+impl GroupKeys {
+    fn null_group(&mut self) -> usize {
+        *self.null_group.get_or_insert_with(|| {
+            self.keys.push(0);
+            self.keys.len() - 1
+        })
+    }
+}
+
+impl GroupOwner<i64> for GroupKeys {
+    fn row_is_in_group(&self, _row: usize, _key: i64, _group: u32) -> bool {
+        true
+    }
+
+    fn add_group(&mut self, _row: usize, key: i64) -> u32 {
+        self.keys.push(key);
+        (self.keys.len() - 1) as u32
+    }
+}
+
+impl IntGroupTable {
+    pub(super) fn new(key_type: DataType) -> Self {
+        Self {
+            slots: GroupSlots::new(),
+            groups: GroupKeys::default(),
+            key_type,
+        }
+    }
+}
+
+impl GroupTable for IntGroupTable {
+    fn intern(&mut self, keys: &ArrayRef, groups: &mut Vec<usize>) -> Result<()> {
+        let keys = to_i64(keys)?;
+        self.slots.reserve(keys.len())?;
+        let values = keys.values();
+        let Some(nulls) = keys.nulls().filter(|nulls| nulls.null_count() > 0) else {
+            self.slots
+                .intern(values.len(), |row| values[row], groups, &mut self.groups);
+            return Ok(());
+        };
+        // NULL keys are rare: group the other rows, then put the NULL rows in theirs.
+        let null_group = self.groups.null_group();
+        let valid_keys: Vec<i64> = nulls.valid_indices().map(|row| values[row]).collect();
+        let mut valid_groups = Vec::new();
+        self.slots.intern(
+            valid_keys.len(),
+            |row| valid_keys[row],
+            &mut valid_groups,
+            &mut self.groups,
+        );
+        groups.clear();
+        groups.resize(keys.len(), null_group);
+        for (row, group) in nulls.valid_indices().zip(valid_groups) {
+            groups[row] = group;
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.groups.keys.len()
+    }
+
+    fn size(&self) -> usize {
+        self.slots.size() + self.groups.keys.capacity() * size_of::<i64>()
+    }
+
+    fn take_keys(&mut self) -> Result<ArrayRef> {
+        let groups = std::mem::take(&mut self.groups);
+        let nulls = nulls_of_groups(groups.null_group, groups.keys.len());
+        let keys = Int64Array::new(groups.keys.into(), nulls);
+        *self = Self::new(self.key_type.clone());
+        from_i64(keys, &self.key_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::Arc;
+
+    fn intern(table: &mut IntGroupTable, keys: Vec<Option<i64>>) -> Vec<usize> {
+        let mut groups = Vec::new();
+        let keys: ArrayRef = Arc::new(Int64Array::from(keys));
+        table.intern(&keys, &mut groups).unwrap();
+        groups
+    }
+
+    #[test]
+    fn groups_are_numbered_by_first_appearance_with_null_first_in_its_batch() {
+        let mut table = IntGroupTable::new(DataType::Int64);
+        let groups = intern(
+            &mut table,
+            vec![Some(7), None, Some(-3), Some(7), None, Some(0)],
+        );
+        assert_eq!(groups, vec![1, 0, 2, 1, 0, 3]);
+        let groups = intern(&mut table, vec![Some(0), Some(i64::MIN), Some(-3)]);
+        assert_eq!(groups, vec![3, 4, 2]);
+        let keys = table.take_keys().unwrap();
+        let expected = Int64Array::from(vec![None, Some(7), Some(-3), Some(0), Some(i64::MIN)]);
+        assert_eq!(keys.as_ref(), &expected as &dyn Array);
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn keys_survive_growth_and_collisions() {
+        let mut table = IntGroupTable::new(DataType::Int64);
+        // Multiples of a power of two stress the home-slot function; many batches grow
+        // the table several times.
+        let keys: Vec<i64> = (0..300_000).map(|i| (i % 100_000) << 20).collect();
+        let mut groups = Vec::new();
+        for chunk in keys.chunks(8192) {
+            groups.extend(intern(
+                &mut table,
+                chunk.iter().copied().map(Some).collect(),
+            ));
+        }
+        assert_eq!(table.len(), 100_000);
+        for (row, group) in groups.iter().enumerate() {
+            assert_eq!(*group, row % 100_000, "row {row}");
+        }
+        let slots = table.slots.capacity();
+        assert!(slots >= 2 * 100_000, "{slots} slots for 100k groups");
+    }
+}
