@@ -41,6 +41,14 @@ impl GroupOwner<i64> for GroupKeys {
         self.keys.push(key);
         (self.keys.len() - 1) as u32
     }
+
+    fn group_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn stored_key(&self, group: usize) -> Option<i64> {
+        (self.null_group != Some(group)).then(|| self.keys[group])
+    }
 }
 
 impl IntGroupTable {
@@ -56,7 +64,7 @@ impl IntGroupTable {
 impl GroupTable for IntGroupTable {
     fn intern(&mut self, keys: &ArrayRef, groups: &mut Vec<usize>) -> Result<()> {
         let keys = to_i64(keys)?;
-        self.slots.reserve(keys.len())?;
+        self.slots.reserve(keys.len(), &self.groups)?;
         let values = keys.values();
         let Some(nulls) = keys.nulls().filter(|nulls| nulls.null_count() > 0) else {
             self.slots

@@ -73,6 +73,14 @@ pub(super) trait GroupOwner<K> {
 
     /// Adds a group for row `row`, whose key is `key`, and returns its index.
     fn add_group(&mut self, row: usize, key: K) -> u32;
+
+    /// The number of groups.
+    fn group_count(&self) -> usize;
+
+    /// The key stored in the slots for `group`, or `None` for a group the slots do not
+    /// hold (an integer table's NULL group). Growing re-inserts the keys from here, in
+    /// group order: a dense walk, where walking the old slots reads 2-4 times the bytes.
+    fn stored_key(&self, group: usize) -> Option<K>;
 }
 
 /// Maps keys to the group indexes their owner hands out.
@@ -159,7 +167,7 @@ impl<K: SlotKey> GroupSlots<K> {
                 };
                 self.keys += 1;
                 if self.keys * 2 > self.slots.len() {
-                    self.grow();
+                    self.grow(owner);
                 }
                 return new_group as usize;
             }
@@ -174,7 +182,7 @@ impl<K: SlotKey> GroupSlots<K> {
     /// groups than a slot can hold, and grows the slots ahead for them while that at
     /// most doubles the keys held. More keys than that (a large batch, such as a
     /// window's output, often holds a few keys in many rows) grow the table as they come.
-    pub(super) fn reserve(&mut self, additional: usize) -> Result<()> {
+    pub(super) fn reserve(&mut self, additional: usize, owner: &impl GroupOwner<K>) -> Result<()> {
         if self.keys + additional >= EMPTY as usize {
             return Err(DataFusionError::ResourcesExhausted(format!(
                 "an aggregation by one key holds at most {} groups",
@@ -183,32 +191,39 @@ impl<K: SlotKey> GroupSlots<K> {
         }
         if additional <= self.keys {
             while (self.keys + additional) * 2 > self.slots.len() {
-                self.grow();
+                self.grow(owner);
             }
         }
         Ok(())
     }
 
-    /// Doubles the slots.
-    fn grow(&mut self) {
-        let old = std::mem::replace(self, Self::with_slots(self.slots.len() * 2));
-        self.keys = old.keys;
+    /// Doubles the slots, re-inserting the keys `owner` stores.
+    fn grow(&mut self, owner: &impl GroupOwner<K>) {
+        let keys = self.keys;
+        *self = Self::with_slots(self.slots.len() * 2);
+        self.keys = keys;
         let mask = self.slots.len() - 1;
         let shift = self.shift;
+        let groups = owner.group_count();
         // Rehashing a million keys is a million random writes: prefetched like lookups.
-        for (index, slot) in old.slots.iter().enumerate() {
-            let ahead = old.slots.get(index + PREFETCH_DISTANCE);
-            if let Some(ahead) = ahead.filter(|ahead| ahead.group != EMPTY) {
-                prefetch(&self.slots[home(ahead.key, shift)]);
+        for group in 0..groups {
+            let ahead = (group + PREFETCH_DISTANCE < groups)
+                .then(|| owner.stored_key(group + PREFETCH_DISTANCE))
+                .flatten();
+            if let Some(ahead) = ahead {
+                prefetch(&self.slots[home(ahead, shift)]);
             }
-            if slot.group == EMPTY {
+            let Some(key) = owner.stored_key(group) else {
                 continue;
-            }
-            let mut position = home(slot.key, shift);
+            };
+            let mut position = home(key, shift);
             while self.slots[position].group != EMPTY {
                 position = (position + 1) & mask;
             }
-            self.slots[position] = *slot;
+            self.slots[position] = Slot {
+                key,
+                group: group as u32,
+            };
         }
     }
 

@@ -66,6 +66,7 @@ impl TextGroups {
 struct BatchGroups<'a> {
     groups: &'a mut TextGroups,
     strings: &'a StringViewArray,
+    hasher: &'a ahash::RandomState,
     /// Set when the long strings outgrew the 32-bit offsets of string views.
     overflowed: bool,
 }
@@ -102,6 +103,27 @@ impl GroupOwner<u128> for BatchGroups<'_> {
         }
         group as u32
     }
+
+    fn group_count(&self) -> usize {
+        self.groups.views.len()
+    }
+
+    fn stored_key(&self, group: usize) -> Option<u128> {
+        let view = self.groups.views[group];
+        Some(if self.groups.null_group == Some(group) {
+            NULL_KEY
+        } else if view as u32 <= MAX_INLINE_LEN {
+            view
+        } else {
+            digest(self.hasher, self.groups.long_value(group), view)
+        })
+    }
+}
+
+/// The key of a string longer than 12 bytes with view `view`: its length and first 4
+/// bytes (the view's low half), then a 64-bit hash of its bytes.
+fn digest(hasher: &ahash::RandomState, value: &[u8], view: u128) -> u128 {
+    (view & u128::from(u64::MAX)) | (u128::from(hasher.hash_one(value)) << 64)
 }
 
 impl TextGroupTable {
@@ -144,23 +166,20 @@ impl GroupTable for TextGroupTable {
             DataType::Utf8View => keys.as_string_view().clone(),
             _ => cast(keys, &DataType::Utf8View)?.as_string_view().clone(),
         };
-        self.slots.reserve(strings.len())?;
         let views = strings.views();
         let hasher = &self.hasher;
-        let digest = |row: usize, view: u128| {
-            let hash = hasher.hash_one(strings.value(row).as_bytes());
-            // Length and first 4 bytes, then the hash.
-            (view & u128::from(u64::MAX)) | (u128::from(hash) << 64)
-        };
+        let long_key = |row: usize, view: u128| digest(hasher, strings.value(row).as_bytes(), view);
         let mut owner = BatchGroups {
             groups: &mut self.groups,
             strings: &strings,
+            hasher,
             overflowed: false,
         };
+        self.slots.reserve(strings.len(), &owner)?;
         match strings.nulls().filter(|nulls| nulls.null_count() > 0) {
             None => self.slots.intern(
                 views.len(),
-                |row| key_of_string(views[row], || digest(row, views[row])),
+                |row| key_of_string(views[row], || long_key(row, views[row])),
                 groups,
                 &mut owner,
             ),
@@ -171,7 +190,7 @@ impl GroupTable for TextGroupTable {
                     if nulls.is_null(row) {
                         NULL_KEY
                     } else {
-                        key_of_string(views[row], || digest(row, views[row]))
+                        key_of_string(views[row], || long_key(row, views[row]))
                     }
                 },
                 groups,
