@@ -163,5 +163,5 @@ fn runs_on_one_key(aggregate: &AggregateExec) -> Result<bool> {
             .aggr_expr()
             .iter()
             .all(|aggr| aggr.order_bys().is_empty())
-        && group_table::has_group_table(&key.data_type(&aggregate.input().schema())?))
+        && group_table::group_table_for(&key.data_type(&aggregate.input().schema())?).is_some())
 }

@@ -40,11 +40,6 @@ pub(super) fn group_table_for(key_type: &DataType) -> Option<Box<dyn GroupTable>
     None
 }
 
-/// Whether [`group_table_for`] has a table for `key_type`.
-pub(super) fn has_group_table(key_type: &DataType) -> bool {
-    is_integer_key(key_type) || TextGroupTable::supports(key_type)
-}
-
 /// The validity of `groups` keys where only `null_group` (if any) is NULL.
 pub(super) fn nulls_of_groups(null_group: Option<usize>, groups: usize) -> Option<NullBuffer> {
     null_group.map(|null_group| NullBuffer::from_iter((0..groups).map(|group| group != null_group)))
