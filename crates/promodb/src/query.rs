@@ -1,10 +1,11 @@
 //! SQL over the canonical tables: one DataFusion `SessionContext` per database, a
 //! [`TableProvider`](datafusion::catalog::TableProvider) per table that scans a snapshot
-//! with time-range pruning, and a runner for scripts of several statements.
+//! with time-range and key-lookup pruning, and a runner for scripts of several statements.
 
 mod catalog;
 mod dependencies;
 mod distinct_rewrite;
+mod key_lookup;
 mod one_key_aggregate;
 mod provider;
 mod session;

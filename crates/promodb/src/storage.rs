@@ -10,13 +10,19 @@
 //! `seal_interval`, or when a query starts (so a query sees every push that returned
 //! before it: read your writes). Small segments at the tail are merged, so that queries
 //! do not drown in tiny batches.
+//!
+//! A lookup on a BIGINT column (`user_id = 476`, `order_id IN (...)`) builds, on first
+//! use, a small membership filter ([`KeyFilter`]) per segment for that column, and later
+//! lookups skip the segments whose filter rules the keys out.
 
 mod changes;
+mod key_filter;
 mod open_buffer;
 mod segment;
 mod table_store;
 
 pub(crate) use changes::Changes;
+pub use key_filter::KeyFilter;
 pub(crate) use open_buffer::{ColumnBuilder, single_row_batch};
 pub use segment::Segment;
 pub(crate) use table_store::TableStore;

@@ -1,5 +1,5 @@
 //! The `TableProvider` of a canonical table: scans one snapshot, skipping the segments
-//! that the query's `ts` filters rule out.
+//! that the query's `ts` filters or key lookups rule out.
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
+use super::key_lookup::KeyLookup;
 use super::time_range::TimeRange;
 use crate::storage::{Segment, TableStore};
 
@@ -22,7 +23,9 @@ use crate::storage::{Segment, TableStore};
 ///
 /// Each scan takes the table's current snapshot (so a query sees every append that
 /// returned before it and none half), keeps only the segments whose `[min ts, max ts]`
-/// meets the range the filters allow, and spreads them over the session's partitions.
+/// meets the range the filters allow and whose key filters may hold the keys a filter
+/// pins a BIGINT column to (`user_id = 476`, `order_id IN (...)`), and spreads them over
+/// the session's partitions.
 /// Filters are reported `Inexact`: DataFusion still applies them row by row.
 pub struct PromoTable {
     store: Arc<TableStore>,
@@ -92,10 +95,20 @@ impl TableProvider for PromoTable {
             Some(index) => TimeRange::from_filters(def.columns[index].name, filters),
             None => TimeRange::ALL,
         };
-        let kept: Vec<&Arc<Segment>> = snapshot
+        let in_range: Vec<&Arc<Segment>> = snapshot
             .segments()
             .iter()
             .filter(|s| !range.is_empty() && s.overlaps(range.lo, range.hi))
+            .collect();
+        let lookups = KeyLookup::from_filters(&self.schema, filters);
+        build_missing_key_filters(&in_range, &lookups, state.config().target_partitions());
+        let kept: Vec<&Arc<Segment>> = in_range
+            .into_iter()
+            .filter(|s| {
+                lookups
+                    .iter()
+                    .all(|lookup| s.may_contain_any(lookup.column, &lookup.keys))
+            })
             .collect();
 
         let partitions = state
@@ -124,4 +137,35 @@ impl TableProvider for PromoTable {
         }
         Ok(DataSourceExec::from_data_source(source))
     }
+}
+
+/// Rows above which the key filters a lookup still needs are built on several threads.
+const PARALLEL_FILTER_ROWS: usize = 1 << 18;
+
+/// Builds the key filters that `lookups` need and `segments` lack yet, on up to `threads`
+/// threads when there are many rows to hash (the first lookup of a column over 10M rows).
+fn build_missing_key_filters(segments: &[&Arc<Segment>], lookups: &[KeyLookup], threads: usize) {
+    let missing: Vec<(&Segment, usize)> = lookups
+        .iter()
+        .flat_map(|lookup| {
+            segments
+                .iter()
+                .filter(|s| s.lacks_key_filter(lookup.column))
+                .map(|s| (s.as_ref(), lookup.column))
+        })
+        .collect();
+    let rows: usize = missing.iter().map(|(s, _)| s.num_rows()).sum();
+    if threads < 2 || rows < PARALLEL_FILTER_ROWS {
+        return; // built one by one on first use
+    }
+    let per_thread = missing.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for chunk in missing.chunks(per_thread) {
+            scope.spawn(move || {
+                for (segment, column) in chunk {
+                    segment.key_filter(*column);
+                }
+            });
+        }
+    });
 }
