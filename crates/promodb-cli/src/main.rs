@@ -1,5 +1,6 @@
 //! `promodb`: load promo data and run SQL over it from a shell.
 
+mod allocator;
 mod commands;
 mod output;
 
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    allocator::keep_freed_memory();
     let cli = match commands::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => err.exit(), // --help, --version
