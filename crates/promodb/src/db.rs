@@ -14,7 +14,7 @@ use crate::builder::PromoDbBuilder;
 use crate::durable::Durable;
 use crate::error::{Error, Result};
 use crate::ingest::{LoadReport, Row, RowSink, read_files};
-use crate::query::{PromoSchema, new_session, run_script, script_dataframe};
+use crate::query::{PromoSchema, deal_batches, new_session, run_script, script_dataframe};
 use crate::schema::{Table, conform};
 use crate::storage::{Changes, StorageConfig, TableSnapshot, TableStore, single_row_batch};
 use crate::views::{BUILTIN_VIEWS, plan_view};
@@ -236,14 +236,8 @@ impl PromoDb {
             .first()
             .map(RecordBatch::schema)
             .ok_or_else(|| Error::InvalidArgument(format!("no batch to register as '{name}'")))?;
-        // Spread over the session's partitions, so scans of a large table run in parallel.
-        let partitions = self.inner.ctx.copied_config().target_partitions().max(1);
-        let mut spread = vec![Vec::new(); partitions.min(batches.len())];
-        for (i, batch) in batches.into_iter().enumerate() {
-            let slot = i % spread.len();
-            spread[slot].push(batch);
-        }
-        let table = MemTable::try_new(schema, spread)?;
+        let partitions = self.inner.ctx.copied_config().target_partitions();
+        let table = MemTable::try_new(schema, deal_batches(batches, partitions))?;
         self.inner.ctx.register_table(name, Arc::new(table))?;
         Ok(())
     }

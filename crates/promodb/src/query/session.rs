@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
 use datafusion::dataframe::DataFrame;
+use datafusion::datasource::MemTable;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::registry::FunctionRegistry;
@@ -82,11 +85,81 @@ pub(crate) async fn script_dataframe(ctx: &SessionContext, sql: &str) -> Result<
     for statement in statements {
         let plan = ctx.state().statement_to_plan(statement).await?;
         refuse_canonical_ddl(&plan)?;
+        let created = created_table(&plan);
         ctx.execute_logical_plan(plan).await?.collect().await?;
+        spread_created_table(ctx, created).await?;
     }
     let plan = ctx.state().statement_to_plan(last).await?;
     refuse_canonical_ddl(&plan)?;
-    Ok(ctx.execute_logical_plan(plan).await?)
+    let created = created_table(&plan);
+    let last = ctx.execute_logical_plan(plan).await?;
+    spread_created_table(ctx, created).await?;
+    Ok(last)
+}
+
+/// The table a `CREATE TABLE ... AS` plan creates (DDL runs when the plan is executed).
+fn created_table(plan: &LogicalPlan) -> Option<TableReference> {
+    match plan {
+        LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => Some(create.name.clone()),
+        _ => None,
+    }
+}
+
+/// `CREATE TABLE ... AS SELECT` keeps the partitions its query produced: a small Parquet
+/// file is read as one (the table then has its batches in one partition and nothing in
+/// the others), and every later scan of the table runs on one core (last
+/// year's orders grouped by hour: 39 ms on one core beside 54 ms over two for this
+/// year's). The table's batches are dealt over the session's partitions instead, as
+/// `PromoDb::register_batches` does.
+async fn spread_created_table(ctx: &SessionContext, name: Option<TableReference>) -> Result<()> {
+    let Some(name) = name else { return Ok(()) };
+    let partitions = ctx.copied_config().target_partitions().max(1);
+    let provider = ctx.table_provider(name.clone()).await?;
+    let Some(memory) = provider.downcast_ref::<MemTable>() else {
+        return Ok(());
+    };
+    let mut batches = Vec::new();
+    let mut per_partition = Vec::new();
+    for partition in &memory.batches {
+        let partition = partition.read().await;
+        per_partition.push(partition.len());
+        batches.extend(partition.iter().cloned());
+    }
+    // Already dealt (or nothing to deal): leave the table as it is.
+    let dealt: Vec<usize> = deal_batches(vec![(); batches.len()], partitions)
+        .iter()
+        .map(Vec::len)
+        .collect();
+    if per_partition == dealt {
+        return Ok(());
+    }
+    let schema = memory.schema();
+    let defaults = schema
+        .fields()
+        .iter()
+        .filter_map(|field| {
+            let default = memory.get_column_default(field.name())?;
+            Some((field.name().clone(), default.clone()))
+        })
+        .collect();
+    let constraints = memory.constraints().cloned().unwrap_or_default();
+    let spread = MemTable::try_new(schema, deal_batches(batches, partitions))?
+        .with_constraints(constraints)
+        .with_column_defaults(defaults);
+    ctx.deregister_table(name.clone())?;
+    ctx.register_table(name, Arc::new(spread))?;
+    Ok(())
+}
+
+/// `batches` dealt round-robin over at most `partitions` partitions (as many as there
+/// are batches, when fewer), so that scans of the table run in parallel.
+pub(crate) fn deal_batches<B: Clone>(batches: Vec<B>, partitions: usize) -> Vec<Vec<B>> {
+    let mut dealt = vec![Vec::new(); partitions.max(1).min(batches.len().max(1))];
+    let hands = dealt.len();
+    for (i, batch) in batches.into_iter().enumerate() {
+        dealt[i % hands].push(batch);
+    }
+    dealt
 }
 
 /// Canonical tables and built-in views belong to the database: DDL may not drop or replace them (DataFusion

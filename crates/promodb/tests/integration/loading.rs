@@ -166,3 +166,57 @@ fn several_statements_run_in_order_and_the_last_result_is_returned() {
         &result,
     );
 }
+
+#[test]
+fn a_table_created_from_a_query_is_spread_over_the_partitions() {
+    let db = PromoDb::builder()
+        .with_target_partitions(2)
+        .in_memory()
+        .expect("db");
+    // One Parquet file of four row groups is read as one partition.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("last_year.parquet");
+    let schema = Arc::new(Schema::new(vec![promodb::arrow::datatypes::Field::new(
+        "x",
+        promodb::arrow::datatypes::DataType::Int64,
+        false,
+    )]));
+    let mut writer = ArrowWriter::try_new(
+        File::create(&path).expect("file"),
+        Arc::clone(&schema),
+        None,
+    )
+    .expect("writer");
+    for part in 0..4i64 {
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(Int64Array::from(vec![part, part + 10]))],
+        )
+        .expect("batch");
+        writer.write(&batch).expect("write");
+        writer.flush().expect("row group");
+    }
+    writer.close().expect("close");
+    let script = format!(
+        "CREATE EXTERNAL TABLE f STORED AS PARQUET LOCATION '{}'; \
+         CREATE TABLE t AS SELECT * FROM f; \
+         EXPLAIN SELECT sum(x) FROM t",
+        path.display()
+    );
+    let plan = table(&query(&db, &script).expect("script"));
+    let sizes: Vec<usize> = plan
+        .split("partition_sizes=[")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no partition_sizes in plan:\n{plan}"))
+        .split(',')
+        .map(|s| s.trim().parse().expect("a size"))
+        .collect();
+    assert_eq!(sizes.len(), 2, "{plan}");
+    assert!(sizes.iter().all(|&n| n > 0), "{plan}");
+    let sum = table(&query(&db, "SELECT sum(x) AS s, count(*) AS n FROM t").expect("sum"));
+    assert_text_eq(
+        "+----+---+\n| s  | n |\n+----+---+\n| 52 | 8 |\n+----+---+",
+        &sum,
+    );
+}
