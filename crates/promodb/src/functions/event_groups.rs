@@ -1,7 +1,8 @@
 //! The accumulator shared by the event-sequence aggregates (`window_funnel`,
 //! `window_funnel_times`, `sequence_match`, `sequence_count`): each group's rows as
 //! `(ts, condition bits)` in arrival order, with a state of two lists that concatenates
-//! across batches and partitions. What a group evaluates to is the [`GroupEvaluator`]'s.
+//! across batches and partitions. At evaluation each group's rows are sorted by `ts`;
+//! what a group evaluates to is the [`GroupEvaluator`]'s.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -39,6 +40,17 @@ impl GroupedRows {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &[EventRow]> {
         self.offsets.windows(2).map(|w| &self.rows[w[0]..w[1]])
     }
+
+    /// Sorts each group's rows by `ts`, ties in arrival order. Rows usually arrive in
+    /// time order (an event log), and then they are only checked.
+    fn sort_each_by_ts(&mut self) {
+        for w in self.offsets.windows(2) {
+            let rows = &mut self.rows[w[0]..w[1]];
+            if !rows.is_sorted_by_key(|r| r.ts) {
+                rows.sort_by_key(|r| r.ts);
+            }
+        }
+    }
 }
 
 /// What a group of rows evaluates to.
@@ -46,7 +58,8 @@ pub(crate) trait GroupEvaluator: Debug + Send + Sync + 'static {
     /// Whether rows matching no condition matter (they are dropped otherwise).
     fn keeps_noise(&self) -> bool;
 
-    /// One output value per group; `valid(i)` is false for a group that must be NULL.
+    /// One output value per group, whose rows come sorted by `ts` (ties in arrival
+    /// order); `valid(i)` is false for a group that must be NULL.
     fn evaluate(&self, groups: &GroupedRows, valid: &dyn Fn(usize) -> bool) -> Result<ArrayRef>;
 }
 
@@ -81,6 +94,8 @@ pub(crate) struct EventGroups<E> {
     group_of: Vec<u32>,
     rows: Vec<EventRow>,
     seen: Vec<bool>,
+    /// Scratch: the condition bits of each row of the batch being added.
+    masks: Vec<u32>,
 }
 
 impl<E: GroupEvaluator> EventGroups<E> {
@@ -104,6 +119,7 @@ impl<E: GroupEvaluator> EventGroups<E> {
             group_of: Vec::new(),
             rows: Vec::new(),
             seen: Vec::new(),
+            masks: Vec::new(),
         }
     }
 
@@ -197,35 +213,42 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
         for condition in &conditions {
             nulls = NullBuffer::union(nulls.as_ref(), condition.nulls());
         }
-        let mut masks = vec![0u32; ts.len()];
+        let mut masks = std::mem::take(&mut self.masks);
+        masks.clear();
+        masks.resize(ts.len(), 0);
         for (bit, condition) in conditions.iter().enumerate() {
             for row in condition.values().set_indices() {
                 masks[row] |= 1 << bit;
             }
         }
         let keep_noise = self.evaluator.keeps_noise();
+        let times = ts.values();
         self.group_of.reserve(group_indices.len());
         self.rows.reserve(group_indices.len());
+        let every_row = nulls.as_ref().is_none_or(|n| n.null_count() == 0) && opt_filter.is_none();
         for (row, &group) in group_indices.iter().enumerate() {
-            if !included(row, nulls.as_ref(), opt_filter) {
+            if !every_row && !included(row, nulls.as_ref(), opt_filter) {
                 continue;
             }
             self.seen[group] = true;
-            if masks[row] != 0 || keep_noise {
+            let mask = masks[row];
+            if mask != 0 || keep_noise {
                 self.push(
                     group,
                     EventRow {
-                        ts: ts.value(row),
-                        mask: masks[row],
+                        ts: times[row],
+                        mask,
                     },
                 );
             }
         }
+        self.masks = masks;
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let (groups, seen) = self.take_groups(emit_to);
+        let (mut groups, seen) = self.take_groups(emit_to);
+        groups.sort_each_by_ts();
         self.evaluate_groups(&groups, &seen)
     }
 
@@ -292,6 +315,7 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
         self.group_of.capacity() * std::mem::size_of::<u32>()
             + self.rows.capacity() * std::mem::size_of::<EventRow>()
             + self.seen.capacity()
+            + self.masks.capacity() * std::mem::size_of::<u32>()
     }
 }
 
@@ -305,6 +329,7 @@ impl<E> Clone for EventGroups<E> {
             group_of: self.group_of.clone(),
             rows: self.rows.clone(),
             seen: self.seen.clone(),
+            masks: Vec::new(),
         }
     }
 }

@@ -1,13 +1,17 @@
 //! The windowFunnel scan of ClickHouse 26.9, over one group's rows.
 //!
 //! Each row contributes one event `(ts, k)` per condition `k` it satisfies (and, under
-//! `strict_order`, a noise event `(ts, 0)` when it satisfies none). Events are stably
-//! sorted by `(ts, k)`, so equal timestamps run in step order, noise first, and ties of
-//! the same step keep row order (ClickHouse's `strict_once` row ids). Then one scan keeps,
-//! per level, the chain that reached it; see METRICS.md for the rules of every mode.
+//! `strict_order`, a noise event `(ts, 0)` when it satisfies none). Events are taken in
+//! `(ts, k)` order, so equal timestamps run in step order, noise first, and ties of the
+//! same step keep row order (ClickHouse's `strict_once` row ids): the order of
+//! ClickHouse's stable sort, walked straight off the rows sorted by `ts`, without
+//! materializing the events. Then one scan keeps, per level, the chain that reached it;
+//! see METRICS.md for the rules of every mode.
 //!
 //! Besides the level, the scan can report the timestamps of the winning chain (the chain
 //! that set the highest level), which `window_funnel_times` returns.
+
+use std::ops::ControlFlow;
 
 use super::event_groups::EventRow;
 
@@ -68,16 +72,92 @@ pub(crate) struct FunnelResult {
     pub(crate) times: Vec<i64>,
 }
 
+/// One event of the scan.
 #[derive(Debug, Clone, Copy)]
 struct Event {
     ts: i64,
     /// 0 = noise, k = step k.
     step: usize,
-    /// Index of the row in the group, in arrival order.
+    /// Index of the row in the group's rows: what `strict_once` tells rows apart by.
     row: u32,
 }
 
-/// One chain: first and last timestamps, and (when tracked) the step times and rows.
+/// The chain that last reached each level, for every mode but `strict_once`: a bit per
+/// level reached, and the first and last times of its chain, in arrays reused from
+/// group to group, so that a scan allocates nothing.
+#[derive(Debug)]
+pub(crate) struct LevelChains {
+    steps: usize,
+    /// Bit k: level k+1 has a chain.
+    reached: u32,
+    first: [i64; 32],
+    last: [i64; 32],
+    /// When times are tracked: row k (`steps` wide) holds the k+1 step times of level
+    /// k+1's chain.
+    times: Option<Vec<i64>>,
+}
+
+impl LevelChains {
+    /// Chains for a funnel of `steps` steps; `track_times` keeps each chain's step times.
+    pub(crate) fn new(steps: usize, track_times: bool) -> Self {
+        LevelChains {
+            steps,
+            reached: 0,
+            first: [0; 32],
+            last: [0; 32],
+            times: track_times.then(|| vec![0; steps * steps]),
+        }
+    }
+
+    fn has(&self, k: usize) -> bool {
+        self.reached & (1 << k) != 0
+    }
+
+    /// A new chain at step 1.
+    fn start(&mut self, ts: i64) {
+        self.reached |= 1;
+        self.first[0] = ts;
+        self.last[0] = ts;
+        if let Some(times) = &mut self.times {
+            times[0] = ts;
+        }
+    }
+
+    /// Level k+1's chain becomes level k's chain extended by step k+1 at `ts`.
+    fn extend(&mut self, k: usize, ts: i64) {
+        self.reached |= 1 << k;
+        self.first[k] = self.first[k - 1];
+        self.last[k] = ts;
+        if let Some(times) = &mut self.times {
+            let (from, to) = ((k - 1) * self.steps, k * self.steps);
+            times.copy_within(from..from + k, to);
+            times[to + k] = ts;
+        }
+    }
+
+    /// Levels 1..=n all reached, counted from level 1.
+    fn reached_in_a_row(&self) -> usize {
+        self.reached.trailing_ones() as usize
+    }
+
+    /// The result with the highest of the first `levels` levels that has a chain.
+    fn result(&self, levels: usize) -> FunnelResult {
+        let kept = if levels >= 32 {
+            self.reached
+        } else {
+            self.reached & ((1u32 << levels) - 1)
+        };
+        let level = (32 - kept.leading_zeros()) as usize;
+        let times = match (&self.times, level) {
+            (Some(times), 1..) => times[(level - 1) * self.steps..][..level].to_vec(),
+            _ => Vec::new(),
+        };
+        FunnelResult { level, times }
+    }
+}
+
+/// One chain of `strict_once`: first and last timestamps, the rows used, and (when
+/// tracked) the step times.
 #[derive(Debug, Clone)]
 struct Chain {
     first: i64,
@@ -87,141 +167,141 @@ struct Chain {
 }
 
 impl FunnelSpec {
-    /// Runs the scan over `rows` (in arrival order). `track_times` asks for the winning
-    /// chain's timestamps.
-    pub(crate) fn scan(&self, rows: &[EventRow], track_times: bool) -> FunnelResult {
-        let events = self.events(rows);
-        if events.is_empty() {
-            return FunnelResult::default();
-        }
+    /// Runs the scan over one group's `rows`, which are sorted by `ts`, ties in arrival
+    /// order. `chains` is scratch space from [`LevelChains::new`] for this funnel; when
+    /// it tracks times, the result carries the winning chain's timestamps.
+    pub(crate) fn scan(&self, rows: &[EventRow], chains: &mut LevelChains) -> FunnelResult {
+        debug_assert!(rows.is_sorted_by_key(|r| r.ts));
+        let track = chains.times.is_some();
         if !self.modes.strict_order && self.steps == 1 {
             // ClickHouse's shortcut: any event is step 1 (there is no other step).
-            let first = events[0].ts;
-            return FunnelResult {
-                level: 1,
-                times: if track_times { vec![first] } else { Vec::new() },
+            return match rows.iter().find(|r| r.mask != 0) {
+                Some(first) => FunnelResult {
+                    level: 1,
+                    times: if track { vec![first.ts] } else { Vec::new() },
+                },
+                None => FunnelResult::default(),
             };
         }
-        let needs_paths = self.modes.strict_once;
-        if needs_paths {
-            self.scan_paths(&events, track_times)
+        if self.modes.strict_once {
+            self.scan_paths(rows, track)
         } else {
-            self.scan_levels(&events, track_times)
+            self.scan_levels(rows, chains)
         }
     }
 
-    fn events(&self, rows: &[EventRow]) -> Vec<Event> {
-        let mut events = Vec::with_capacity(rows.len());
-        for (row, r) in rows.iter().enumerate() {
-            let row = row as u32;
-            if r.mask == 0 {
-                if self.modes.strict_order {
-                    events.push(Event {
-                        ts: r.ts,
-                        step: 0,
-                        row,
-                    });
+    /// Calls `visit` on each event of `rows` (sorted by `ts`) in `(ts, step, row)`
+    /// order, until it breaks. A row gives an event per condition it satisfies and,
+    /// under `strict_order`, a noise event (step 0) when it satisfies none. This is the
+    /// order of ClickHouse's stable sort of events by `(ts, step)`, where each row's
+    /// events are inserted together.
+    fn walk_events(&self, rows: &[EventRow], mut visit: impl FnMut(Event) -> ControlFlow<()>) {
+        let noise = self.modes.strict_order;
+        let mut start = 0;
+        while start < rows.len() {
+            let ts = rows[start].ts;
+            let end = start + 1 + rows[start + 1..].iter().take_while(|r| r.ts == ts).count();
+            let event = |row: usize, step: usize| Event {
+                ts,
+                step,
+                row: row as u32,
+            };
+            if end == start + 1 {
+                // No tie, the usual case: the row's events in step order.
+                let mask = rows[start].mask;
+                if mask == 0 && noise && visit(event(start, 0)).is_break() {
+                    return;
                 }
+                let mut steps = mask;
+                while steps != 0 {
+                    let bit = steps.trailing_zeros();
+                    steps &= steps - 1;
+                    if visit(event(start, bit as usize + 1)).is_break() {
+                        return;
+                    }
+                }
+                start = end;
                 continue;
             }
-            // Highest step first, as ClickHouse inserts them; the stable sort then puts
-            // them in step order within the same timestamp.
-            for step in (1..=self.steps).rev() {
-                if r.mask & (1 << (step - 1)) != 0 {
-                    events.push(Event {
-                        ts: r.ts,
-                        step,
-                        row,
-                    });
+            let run = &rows[start..end];
+            if noise {
+                for (i, r) in run.iter().enumerate() {
+                    if r.mask == 0 && visit(event(start + i, 0)).is_break() {
+                        return;
+                    }
                 }
             }
+            let mut steps = run.iter().fold(0, |m, r| m | r.mask);
+            while steps != 0 {
+                let bit = steps.trailing_zeros();
+                steps &= steps - 1;
+                for (i, r) in run.iter().enumerate() {
+                    if r.mask & (1 << bit) != 0
+                        && visit(event(start + i, bit as usize + 1)).is_break()
+                    {
+                        return;
+                    }
+                }
+            }
+            start = end;
         }
-        events.sort_by_key(|e| (e.ts, e.step));
-        events
     }
 
-    fn in_window(&self, chain: &Chain, ts: i64) -> bool {
-        ts <= chain.first.saturating_add(self.window)
-            && (!self.modes.strict_increase || chain.last < ts)
+    fn in_window(&self, first: i64, last: i64, ts: i64) -> bool {
+        ts <= first.saturating_add(self.window) && (!self.modes.strict_increase || last < ts)
     }
 
     /// The default algorithm: one chain per level, overwritten by later ones.
-    fn scan_levels(&self, events: &[Event], track: bool) -> FunnelResult {
-        let mut levels: Vec<Option<Chain>> = vec![None; self.steps];
+    fn scan_levels(&self, rows: &[EventRow], chains: &mut LevelChains) -> FunnelResult {
+        let modes = self.modes;
+        chains.reached = 0;
+        let mut levels = self.steps;
         let mut started = false;
-        for event in events {
-            let Event { ts, step, .. } = *event;
+        self.walk_events(rows, |Event { ts, step, .. }| {
             if step == 0 {
                 // Only strict_order keeps noise events.
-                if started {
-                    break;
-                }
-                continue;
+                return if started {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                };
             }
             let k = step - 1;
             if k == 0 {
-                levels[0] = Some(Chain {
-                    first: ts,
-                    last: ts,
-                    times: if track { vec![ts] } else { Vec::new() },
-                    rows: Vec::new(),
-                });
+                chains.start(ts);
                 started = true;
-            } else if self.modes.strict_deduplication && levels[k].is_some() {
-                return self.result_levels(&levels);
-            } else if self.modes.strict_order && started && levels[k - 1].is_none() {
-                if self.modes.allow_reentry {
-                    continue;
+            } else if modes.strict_deduplication && chains.has(k) {
+                return ControlFlow::Break(());
+            } else if modes.strict_order && started && !chains.has(k - 1) {
+                if !modes.allow_reentry {
+                    levels = chains.reached_in_a_row();
+                    return ControlFlow::Break(());
                 }
-                let reached = levels.iter().take_while(|l| l.is_some()).count();
-                return self.result_levels(&levels[..reached]);
-            } else if let Some(previous) = &levels[k - 1]
-                && self.in_window(previous, ts)
+            } else if chains.has(k - 1)
+                && self.in_window(chains.first[k - 1], chains.last[k - 1], ts)
             {
-                let mut times = previous.times.clone();
-                if track {
-                    times.push(ts);
-                }
-                let first = previous.first;
-                levels[k] = Some(Chain {
-                    first,
-                    last: ts,
-                    times,
-                    rows: Vec::new(),
-                });
+                chains.extend(k, ts);
                 if k + 1 == self.steps {
-                    return self.result_levels(&levels);
+                    return ControlFlow::Break(());
                 }
             }
-        }
-        self.result_levels(&levels)
-    }
-
-    /// The level is the highest set level; its chain is the winning one.
-    fn result_levels(&self, levels: &[Option<Chain>]) -> FunnelResult {
-        match levels.iter().rposition(Option::is_some) {
-            Some(k) => FunnelResult {
-                level: k + 1,
-                times: levels[k]
-                    .as_ref()
-                    .map(|c| c.times.clone())
-                    .unwrap_or_default(),
-            },
-            None => FunnelResult::default(),
-        }
+            ControlFlow::Continue(())
+        });
+        chains.result(levels)
     }
 
     /// `strict_once`: every candidate chain per level, a row never used twice in a chain.
-    fn scan_paths(&self, events: &[Event], track: bool) -> FunnelResult {
+    fn scan_paths(&self, rows: &[EventRow], track: bool) -> FunnelResult {
         let mut levels: Vec<Vec<Chain>> = vec![Vec::new(); self.steps];
+        let mut reached = self.steps;
         let mut started = false;
-        for event in events {
-            let Event { ts, step, row } = *event;
+        self.walk_events(rows, |Event { ts, step, row }| {
             if step == 0 {
-                if started {
-                    break;
-                }
-                continue;
+                return if started {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                };
             }
             let k = step - 1;
             if k == 0 {
@@ -233,13 +313,12 @@ impl FunnelSpec {
                 });
                 started = true;
             } else if self.modes.strict_deduplication && !levels[k].is_empty() {
-                return self.result_paths(&levels);
+                return ControlFlow::Break(());
             } else if self.modes.strict_order && started && levels[k - 1].is_empty() {
-                if self.modes.allow_reentry {
-                    continue;
+                if !self.modes.allow_reentry {
+                    reached = levels.iter().take_while(|l| !l.is_empty()).count();
+                    return ControlFlow::Break(());
                 }
-                let reached = levels.iter().take_while(|l| !l.is_empty()).count();
-                return self.result_paths(&levels[..reached]);
             } else if !levels[k - 1].is_empty() {
                 let (before, after) = levels.split_at_mut(k);
                 let previous = &mut before[k - 1];
@@ -265,14 +344,15 @@ impl FunnelSpec {
                         }
                         current.push(next);
                         if k + 1 == self.steps {
-                            return self.result_paths(&levels);
+                            return ControlFlow::Break(());
                         }
                     }
                     i += 1;
                 }
             }
-        }
-        self.result_paths(&levels)
+            ControlFlow::Continue(())
+        });
+        self.result_paths(&levels[..reached])
     }
 
     /// The level is the highest non-empty level; its first chain is the winning one.

@@ -188,18 +188,14 @@ impl GroupEvaluator for SequenceEvaluator {
                 self.name
             ))
         };
-        let mut sorted = Vec::new();
-        let mut run = |i: usize, rows: &[EventRow]| -> Result<Option<i64>> {
+        let run = |i: usize, rows: &[EventRow]| -> Result<Option<i64>> {
             if !valid(i) {
                 return Ok(None);
             }
-            sorted.clear();
-            sorted.extend_from_slice(rows);
-            sorted.sort_by_key(|e| e.ts);
-            let met = sorted.iter().fold(0, |m, e| m | e.mask);
+            let met = rows.iter().fold(0, |m, e| m | e.mask);
             Ok(Some(match self.output {
-                Output::Match => i64::from(self.pattern.matches(&sorted, met).map_err(too_slow)?),
-                Output::Count => self.pattern.count(&sorted, met).map_err(too_slow)?,
+                Output::Match => i64::from(self.pattern.matches(rows, met).map_err(too_slow)?),
+                Output::Count => self.pattern.count(rows, met).map_err(too_slow)?,
             }))
         };
         let values: Vec<Option<i64>> = groups

@@ -21,7 +21,7 @@
 //!
 //! Implementation: a `GroupsAccumulator` keeps each group's rows `(ts, condition bits)` in
 //! arrival order; the state (two lists) concatenates across batches and partitions, and
-//! the scan sorts at evaluation.
+//! each group's rows are sorted by `ts` at evaluation.
 
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ use datafusion::logical_expr::{
 
 use super::event_groups::{EventGroups, GroupEvaluator, GroupedRows, state_fields};
 use super::funnel_args::FunnelLayout;
-use super::funnel_scan::FunnelSpec;
+use super::funnel_scan::{FunnelSpec, LevelChains};
 use super::one_group::OneGroup;
 
 /// What the function returns.
@@ -164,8 +164,8 @@ impl GroupEvaluator for FunnelEvaluator {
     }
 
     fn evaluate(&self, groups: &GroupedRows, valid: &dyn Fn(usize) -> bool) -> Result<ArrayRef> {
-        let track = self.output == Output::Times;
-        let results = groups.iter().map(|rows| self.spec.scan(rows, track));
+        let mut chains = LevelChains::new(self.spec.steps, self.output == Output::Times);
+        let results = groups.iter().map(|rows| self.spec.scan(rows, &mut chains));
         match self.output {
             Output::Level => {
                 let levels: Int64Array = results

@@ -15,20 +15,21 @@ fn level(modes: &str, window: i64, steps: usize, rows: &[(i64, u32)]) -> usize {
         steps,
         modes: FunnelModes::parse(modes).unwrap(),
     };
-    let rows: Vec<EventRow> = rows
+    let mut rows: Vec<EventRow> = rows
         .iter()
         .map(|&(ts, mask)| EventRow {
             ts,
             mask: mask & ((1u64 << steps) - 1) as u32,
         })
         .collect();
-    let with_times = spec.scan(&rows, true);
+    rows.sort_by_key(|r| r.ts);
+    let with_times = spec.scan(&rows, &mut LevelChains::new(steps, true));
     assert_eq!(
         with_times.times.len(),
         with_times.level,
         "times follow the level"
     );
-    let level = spec.scan(&rows, false).level;
+    let level = spec.scan(&rows, &mut LevelChains::new(steps, false)).level;
     assert_eq!(level, with_times.level);
     level
 }
@@ -156,5 +157,92 @@ fn the_winning_chain_times_match_the_level() {
         modes: FunnelModes::default(),
     };
     let rows = [(0, A), (6, B), (8, A), (12, B), (15, C)].map(|(ts, mask)| EventRow { ts, mask });
-    assert_eq!(spec.scan(&rows, true).times, vec![8, 12, 15]);
+    assert_eq!(
+        spec.scan(&rows, &mut LevelChains::new(3, true)).times,
+        vec![8, 12, 15]
+    );
+}
+
+/// Events as ClickHouse orders them: each row's events inserted highest step first (a
+/// noise event for a row matching nothing, when noise is kept), then a stable sort by
+/// `(ts, step)`.
+fn events_by_stable_sort(rows: &[EventRow], steps: usize, noise: bool) -> Vec<(i64, usize, u32)> {
+    let mut events = Vec::new();
+    for (row, r) in rows.iter().enumerate() {
+        if r.mask == 0 && noise {
+            events.push((r.ts, 0, row as u32));
+        }
+        for step in (1..=steps).rev() {
+            if r.mask & (1 << (step - 1)) != 0 {
+                events.push((r.ts, step, row as u32));
+            }
+        }
+    }
+    events.sort_by_key(|&(ts, step, _)| (ts, step));
+    events
+}
+
+#[test]
+fn events_are_walked_in_the_order_of_a_stable_sort_by_ts_and_step() {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |bound: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % bound
+    };
+    for case in 0..500 {
+        let steps = 1 + next(5) as usize;
+        let len = next(12) as usize;
+        // Few distinct timestamps, so that ties across rows are common.
+        let mut rows: Vec<EventRow> = (0..len)
+            .map(|_| EventRow {
+                ts: next(4) as i64,
+                mask: next(1 << steps) as u32,
+            })
+            .collect();
+        rows.sort_by_key(|r| r.ts);
+        for strict_order in [false, true] {
+            let spec = FunnelSpec {
+                window: 10,
+                steps,
+                modes: FunnelModes {
+                    strict_order,
+                    ..FunnelModes::default()
+                },
+            };
+            let mut walked = Vec::new();
+            spec.walk_events(&rows, |e| {
+                walked.push((e.ts, e.step, e.row));
+                ControlFlow::Continue(())
+            });
+            assert_eq!(
+                walked,
+                events_by_stable_sort(&rows, steps, strict_order),
+                "case {case}: {rows:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn one_scratch_serves_many_groups() {
+    let spec = FunnelSpec {
+        window: 10,
+        steps: 3,
+        modes: FunnelModes::default(),
+    };
+    let rows = |list: &[(i64, u32)]| -> Vec<EventRow> {
+        list.iter()
+            .map(|&(ts, mask)| EventRow { ts, mask })
+            .collect()
+    };
+    let mut chains = LevelChains::new(3, true);
+    let full = spec.scan(&rows(&[(0, A), (1, B), (2, C)]), &mut chains);
+    assert_eq!((full.level, full.times), (3, vec![0, 1, 2]));
+    // Nothing of the previous group's chains leaks into the next one.
+    let second = spec.scan(&rows(&[(5, B), (6, C)]), &mut chains);
+    assert_eq!((second.level, second.times), (0, vec![]));
+    let third = spec.scan(&rows(&[(7, A), (30, B)]), &mut chains);
+    assert_eq!((third.level, third.times), (1, vec![7]));
 }
