@@ -8,6 +8,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: allocator::HugePageHint = allocator::HugePageHint;
+
 fn main() -> ExitCode {
     allocator::keep_freed_memory();
     let cli = match commands::Cli::try_parse() {
