@@ -206,23 +206,7 @@ impl FunnelSpec {
                 step,
                 row: row as u32,
             };
-            if end == start + 1 {
-                // No tie, the usual case: the row's events in step order.
-                let mask = rows[start].mask;
-                if mask == 0 && noise && visit(event(start, 0)).is_break() {
-                    return;
-                }
-                let mut steps = mask;
-                while steps != 0 {
-                    let bit = steps.trailing_zeros();
-                    steps &= steps - 1;
-                    if visit(event(start, bit as usize + 1)).is_break() {
-                        return;
-                    }
-                }
-                start = end;
-                continue;
-            }
+            // The rows sharing this `ts` (usually one): noise first, then step by step.
             let run = &rows[start..end];
             if noise {
                 for (i, r) in run.iter().enumerate() {
