@@ -1,4 +1,4 @@
-//! `count` with per-group value lists for `COUNT(DISTINCT x)` of integers, timestamps
+//! `count` with per-group value sets for `COUNT(DISTINCT x)` of integers, timestamps
 //! and dates in a GROUP BY.
 //!
 //! DataFusion 55 counts distinct integers per group in one hash set of
@@ -7,16 +7,14 @@
 //! insert is a cache miss; growing it is a sixth of the time. `perf` on the
 //! per-minute KPI rollup put 60% of its time there.
 //!
-//! promodb keeps each group's values apart instead, and skips a value repeated on
-//! consecutive rows of one group (the lines of one order) before storing it. A group's
-//! first four values sit inline (grouped by buyer, most place one or two orders: an
-//! allocation per buyer would dominate); beyond that its values are appended to a list
-//! that is sorted and deduplicated whenever it has doubled. Appending stays in cache
-//! where a hash set of 100k order ids per channel missed on every insert, and ids and
-//! timestamps arrive nearly in order, which a run-merging sort takes in one pass.
-//! The result and the partial state (a list of each group's distinct values) are the
-//! same as DataFusion's, so partial and final stages mix freely. Everything else
+//! promodb keeps each group's values apart instead (`distinct_values`: inline, then a
+//! list kept ascending while values arrive in order, or one deduplicated by sorting), and skips a value repeated
+//! on consecutive rows of one group (the lines of one order) before storing it. The
+//! result and the partial state (a list of each group's distinct values) are the same
+//! as DataFusion's, so partial and final stages mix freely. Everything else
 //! (`count(x)`, `count(*)`, other types, windows) goes to DataFusion's own `count`.
+
+mod distinct_values;
 
 use std::sync::Arc;
 
@@ -39,6 +37,7 @@ use datafusion::logical_expr::{
 };
 
 use super::row_filter::included;
+use distinct_values::DistinctValues;
 
 /// DataFusion's `count`, with `COUNT(DISTINCT x)` per group on per-group value lists (x
 /// an integer, TIMESTAMP or DATE).
@@ -248,123 +247,6 @@ impl AggregateUDFImpl for DistinctCount {
     }
 }
 
-/// Values a group holds inline before it needs a list.
-const INLINE: usize = 4;
-
-/// A group's list is sorted and deduplicated when it has grown to this many times its
-/// distinct values (and at least `COMPACT_MIN`).
-const COMPACT_GROWTH: usize = 2;
-const COMPACT_MIN: usize = 64;
-
-/// One group's distinct values: up to `INLINE` in place (most buyers place one or two
-/// orders; an allocation per buyer would dominate), beyond that a list appended to as
-/// rows come and sorted and deduplicated whenever it has doubled. Appending is cache
-/// friendly where a hash set of 100k order ids misses on every insert, and ids and
-/// timestamps arrive nearly sorted, which the (run-merging) sort handles in one pass.
-#[derive(Debug, Clone)]
-enum DistinctValues<V> {
-    Few { len: u8, values: [V; INLINE] },
-    Many { values: Vec<V>, distinct: usize },
-}
-
-impl<V: Copy + Default + Ord> Default for DistinctValues<V> {
-    fn default() -> Self {
-        DistinctValues::Few {
-            len: 0,
-            values: [V::default(); INLINE],
-        }
-    }
-}
-
-impl<V: Copy + Default + Ord> DistinctValues<V> {
-    /// Adds `value`.
-    fn insert(&mut self, value: V) {
-        match self {
-            DistinctValues::Many { values, .. } => {
-                values.push(value);
-                self.compact_when_grown();
-            }
-            DistinctValues::Few { len, values } => {
-                let held = &values[..usize::from(*len)];
-                if held.contains(&value) {
-                    return;
-                }
-                if held.len() < INLINE {
-                    values[held.len()] = value;
-                    *len += 1;
-                } else {
-                    let mut list = Vec::with_capacity(4 * INLINE);
-                    list.extend_from_slice(held);
-                    list.push(value);
-                    *self = DistinctValues::Many {
-                        values: list,
-                        distinct: 0,
-                    };
-                }
-            }
-        }
-    }
-
-    /// Adds every value of `more`.
-    fn extend(&mut self, more: &[V]) {
-        match self {
-            DistinctValues::Many { values, .. } => {
-                values.extend_from_slice(more);
-                self.compact_when_grown();
-            }
-            DistinctValues::Few { .. } => {
-                for &value in more {
-                    self.insert(value);
-                }
-            }
-        }
-    }
-
-    fn compact_when_grown(&mut self) {
-        if let DistinctValues::Many { values, distinct } = self
-            && values.len() >= COMPACT_MIN.max(COMPACT_GROWTH * *distinct)
-        {
-            self.compact();
-        }
-    }
-
-    /// Sorts and deduplicates the list.
-    fn compact(&mut self) {
-        if let DistinctValues::Many { values, distinct } = self
-            && values.len() > *distinct
-        {
-            values.sort();
-            values.dedup();
-            *distinct = values.len();
-        }
-    }
-
-    /// Values stored, duplicates not yet removed included.
-    fn stored(&self) -> usize {
-        match self {
-            DistinctValues::Few { len, .. } => usize::from(*len),
-            DistinctValues::Many { values, .. } => values.len(),
-        }
-    }
-
-    /// The number of distinct values (deduplicates first).
-    fn count(&mut self) -> usize {
-        self.compact();
-        self.stored()
-    }
-
-    /// Appends the distinct values to `out`, in no particular order.
-    fn append_to(&mut self, out: &mut Vec<V>) {
-        self.compact();
-        match self {
-            DistinctValues::Few { len, values } => {
-                out.extend_from_slice(&values[..usize::from(*len)])
-            }
-            DistinctValues::Many { values, .. } => out.extend_from_slice(values),
-        }
-    }
-}
-
 /// The distinct values seen by each group.
 struct PerGroupDistinct<T: ArrowPrimitiveType> {
     /// The counted column's type (with its time zone), for the partial state.
@@ -396,20 +278,23 @@ where
         }
     }
 
-    /// Adds `value` to `group` unless it repeats the previous row's pair.
-    fn insert(
+    /// Adds each row's value to its group, skipping a row that repeats the previous
+    /// included row's (group, value) pair (the lines of one order).
+    fn insert_rows(
         &mut self,
-        previous: &mut Option<(usize, T::Native)>,
-        group: usize,
-        value: T::Native,
+        group_indices: &[usize],
+        values: &[T::Native],
+        included: impl Fn(usize) -> bool,
     ) {
-        if *previous != Some((group, value)) {
-            let distinct = &mut self.groups[group];
-            let before = distinct.stored();
-            distinct.insert(value);
-            self.held = self.held + distinct.stored() - before;
-            *previous = Some((group, value));
+        let mut previous = None;
+        let mut added = 0isize;
+        for (row, (&group, &value)) in group_indices.iter().zip(values).enumerate() {
+            if previous != Some((group, value)) && included(row) {
+                added += self.groups[group].insert(value);
+                previous = Some((group, value));
+            }
         }
+        self.held = self.held.saturating_add_signed(added);
     }
 
     /// The values of the groups `emit_to` hands out, removed from the accumulator.
@@ -435,11 +320,12 @@ where
         self.grow(total_num_groups);
         let values = values[0].as_primitive::<T>();
         let nulls = values.logical_nulls();
-        let mut previous = None;
-        for (row, (&group, &value)) in group_indices.iter().zip(values.values()).enumerate() {
-            if included(row, nulls.as_ref(), opt_filter) {
-                self.insert(&mut previous, group, value);
-            }
+        if nulls.is_none() && opt_filter.is_none() {
+            self.insert_rows(group_indices, values.values(), |_| true);
+        } else {
+            self.insert_rows(group_indices, values.values(), |row| {
+                included(row, nulls.as_ref(), opt_filter)
+            });
         }
         Ok(())
     }
@@ -478,13 +364,12 @@ where
         let lists = values[0].as_list::<i32>();
         let items = lists.values().as_primitive::<T>();
         let offsets = lists.offsets();
+        let mut added = 0isize;
         for (row, &group) in group_indices.iter().enumerate() {
             let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-            let distinct = &mut self.groups[group];
-            let before = distinct.stored();
-            distinct.extend(&items.values()[start..end]);
-            self.held = self.held + distinct.stored() - before;
+            added += self.groups[group].merge_distinct(&items.values()[start..end]);
         }
+        self.held = self.held.saturating_add_signed(added);
         Ok(())
     }
 
@@ -564,36 +449,6 @@ mod tests {
         acc.update_batch(&[values], &[0, 0, 0, 1, 1, 1, 2], Some(&filter), 3)
             .unwrap();
         assert_eq!(counts(acc.evaluate(EmitTo::All).unwrap()), vec![2, 1, 1]);
-    }
-
-    #[test]
-    fn a_group_keeps_counting_past_its_inline_values_and_compactions() {
-        let mut values = DistinctValues::<i64>::default();
-        for v in [3, 1, 3, 4, 1, 5, 9, 9, 2, 6, 5, 3] {
-            values.insert(v);
-        }
-        assert!(matches!(values, DistinctValues::Many { .. }));
-        assert_eq!(values.count(), 7);
-        let mut all = Vec::new();
-        values.append_to(&mut all);
-        all.sort();
-        assert_eq!(all, vec![1, 2, 3, 4, 5, 6, 9]);
-
-        let mut few = DistinctValues::<i64>::default();
-        few.extend(&[7, 7, 8]);
-        assert!(matches!(few, DistinctValues::Few { len: 2, .. }));
-        few.extend(&[8, 1, 2, 3]);
-        assert!(matches!(few, DistinctValues::Many { .. }));
-        assert_eq!(few.count(), 5);
-
-        // Many compactions, values in a cycle with repeats: each counted once.
-        let mut many = DistinctValues::<i64>::default();
-        for i in 0..10_000i64 {
-            many.insert(i * 7919 % 1_000);
-        }
-        many.extend(&(500..1_500).collect::<Vec<i64>>());
-        assert!(many.stored() < 2 * 1_500 + COMPACT_MIN, "{}", many.stored());
-        assert_eq!(many.count(), 1_500);
     }
 
     #[test]
