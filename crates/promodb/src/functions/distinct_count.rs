@@ -1,4 +1,4 @@
-//! `count` with per-group value sets for `COUNT(DISTINCT x)` of integers, timestamps
+//! `count` with per-group value lists for `COUNT(DISTINCT x)` of integers, timestamps
 //! and dates in a GROUP BY.
 //!
 //! DataFusion 55 counts distinct integers per group in one hash set of
@@ -8,10 +8,11 @@
 //! per-minute KPI rollup put 60% of its time there.
 //!
 //! promodb keeps each group's values apart instead (`distinct_values`: inline, then a
-//! list kept ascending while values arrive in order, or one deduplicated by sorting), and skips a value repeated
-//! on consecutive rows of one group (the lines of one order) before storing it. The
-//! result and the partial state (a list of each group's distinct values) are the same
-//! as DataFusion's, so partial and final stages mix freely. Everything else
+//! list kept ascending while values arrive in order, or one deduplicated by sorting),
+//! and skips a value repeated on consecutive rows of one group (the lines of one order)
+//! before storing it. The result and the partial state (a list of each group's distinct
+//! values, never repeating one) are the same as DataFusion's, so partial and final
+//! stages mix freely. Everything else
 //! (`count(x)`, `count(*)`, other types, windows) goes to DataFusion's own `count`.
 
 mod distinct_values;
