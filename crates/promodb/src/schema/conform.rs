@@ -276,9 +276,11 @@ impl ColumnContext {
 
     fn to_text(&self, array: &ArrayRef) -> Result<ArrayRef> {
         if array.data_type() == &DataType::Utf8View {
-            return Ok(Arc::clone(array));
+            return Ok(compact_views(Arc::clone(array)));
         }
-        cast(array, &DataType::Utf8View).map_err(|_| self.mismatch(array.data_type()))
+        let views =
+            cast(array, &DataType::Utf8View).map_err(|_| self.mismatch(array.data_type()))?;
+        Ok(compact_views(views))
     }
 
     fn to_money(&self, array: &ArrayRef) -> Result<ArrayRef> {
@@ -458,5 +460,18 @@ pub(crate) fn parse_timestamp_micros(text: &str) -> Option<i64> {
     seconds.checked_mul(1_000_000)?.checked_add(micros)
 }
 
+/// `views` without the data buffers its values mostly do not use. A cast from `Utf8`
+/// keeps the whole source buffer even when every value is inline (12 bytes or fewer:
+/// channels, event types, statuses); dropping it saves that memory, and an array of
+/// inline values with no data buffer at all is one arrow's comparisons read as 16-byte
+/// integers (`event_type = 'pay'` over raw loaded rows took twice as long without).
+fn compact_views(views: ArrayRef) -> ArrayRef {
+    let text = views.as_string_view();
+    let held: usize = text.data_buffers().iter().map(|buffer| buffer.len()).sum();
+    if held == 0 || text.total_buffer_bytes_used() * 2 > held {
+        return views;
+    }
+    Arc::new(text.gc())
+}
 #[cfg(test)]
 mod tests;

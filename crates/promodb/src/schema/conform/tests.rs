@@ -380,6 +380,43 @@ fn strings_of_every_flavour_become_utf8_view() {
     }
 }
 
+/// Text read from `Utf8` keeps no data buffer its values do not need: short values are
+/// held in their views alone (so comparisons read them as 16-byte integers), and long
+/// ones keep their bytes.
+#[test]
+fn text_columns_keep_only_the_bytes_their_values_need() {
+    let warehouses = |values: Vec<Option<&str>>| {
+        let rows = values.len();
+        let input = batch(vec![
+            (
+                "ts",
+                Arc::new(StringArray::from(vec!["2026-11-11T00:00:00Z"; rows])) as ArrayRef,
+            ),
+            ("sku_id", Arc::new(Int64Array::from(vec![1; rows]))),
+            ("warehouse", Arc::new(StringArray::from(values))),
+            ("on_hand", Arc::new(Int64Array::from(vec![5; rows]))),
+        ]);
+        let out = conform(Table::Inventory, &input).unwrap();
+        Arc::clone(out.column_by_name("warehouse").unwrap())
+    };
+    let short = vec![Some("hz"), Some("exactly12byt"), Some("")];
+    let column = warehouses(short.clone());
+    let views = column.as_string_view();
+    assert!(views.data_buffers().is_empty(), "{views:?}");
+    assert_eq!(views.iter().collect::<Vec<_>>(), short);
+
+    let long = "a warehouse name longer than twelve bytes";
+    let mixed = vec![Some("hz"), Some(long), Some("sh")];
+    let column = warehouses(mixed.clone());
+    let views = column.as_string_view();
+    let held: usize = views.data_buffers().iter().map(|b| b.len()).sum();
+    assert!(
+        held >= long.len() && held < 2 * long.len(),
+        "{held} bytes held"
+    );
+    assert_eq!(views.iter().collect::<Vec<_>>(), mixed);
+}
+
 #[test]
 fn a_type_that_cannot_become_a_timestamp_is_a_type_mismatch() {
     let err = conform(
