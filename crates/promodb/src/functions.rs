@@ -18,12 +18,17 @@ mod window_funnel;
 
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::Result;
 use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 
 pub use arg_max::{ArgExtreme, arg_max_udaf, arg_min_udaf};
 pub(crate) use distinct_count::has_per_group_values;
 pub use distinct_count::{DistinctCount, distinct_count_udaf};
+pub(crate) use event_groups::{EventAggregate, EventGroups, EventRow};
 pub(crate) use list_element::ListElementRewrite;
 pub use list_element::{ListElement, list_element_udf};
 pub use retention::{Retention, retention_udaf};
@@ -31,6 +36,43 @@ pub use safe_div::{SafeDiv, safe_div_udf};
 pub use sequence_match::{SequenceMatch, sequence_count_udaf, sequence_match_udaf};
 pub use utc_date_trunc::{UtcDateTrunc, utc_date_trunc_udf};
 pub use window_funnel::{WindowFunnel, window_funnel_times_udaf, window_funnel_udaf};
+
+/// The event-sequence aggregate (funnel or sequence pattern) `aggregate` computes over
+/// rows of `input_schema`, taken apart for an aggregation that reads its rows itself;
+/// `None` for any other aggregate.
+pub(crate) fn event_aggregate(
+    aggregate: &AggregateFunctionExpr,
+    input_schema: &SchemaRef,
+) -> Option<Result<EventAggregate>> {
+    let exprs = aggregate.expressions();
+    let fields = match exprs
+        .iter()
+        .map(|expr| expr.return_field(input_schema))
+        .collect::<Result<Vec<_>>>()
+    {
+        Ok(fields) => fields,
+        Err(error) => return Some(Err(error)),
+    };
+    let args = AccumulatorArgs {
+        return_field: aggregate.field(),
+        schema: input_schema,
+        expr_fields: &fields,
+        ignore_nulls: aggregate.ignore_nulls(),
+        order_bys: aggregate.order_bys(),
+        is_reversed: aggregate.is_reversed(),
+        name: aggregate.name(),
+        is_distinct: aggregate.is_distinct(),
+        exprs: &exprs,
+    };
+    let function = aggregate.fun().inner();
+    if let Some(funnel) = function.downcast_ref::<WindowFunnel>() {
+        return Some(funnel.event_aggregate(&args));
+    }
+    if let Some(sequence) = function.downcast_ref::<SequenceMatch>() {
+        return Some(sequence.event_aggregate(&args));
+    }
+    None
+}
 
 /// Whether the aggregate's state keeps every input row of its group (the event sequences
 /// of funnels and patterns), so that a partial aggregation cannot make it smaller.

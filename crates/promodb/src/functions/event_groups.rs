@@ -81,16 +81,104 @@ pub(crate) fn state_fields(name: &str) -> Vec<FieldRef> {
     ]
 }
 
-/// Every group's rows. They are kept as flat columns of (group, ts, conditions) in
-/// arrival order, with no allocation per group, and bucketed by group (a stable counting
-/// sort) only when groups are evaluated or their state is emitted.
-#[derive(Debug)]
-pub(crate) struct EventGroups<E> {
-    evaluator: Arc<E>,
+/// An event-sequence aggregate's reading and evaluation, apart from any accumulator: the
+/// [`EventGroups`] accumulator uses it, and so does an aggregation that deals its rows
+/// by key itself (`BucketedAggregateExec`).
+#[derive(Debug, Clone)]
+pub(crate) struct EventAggregate {
+    evaluator: Arc<dyn GroupEvaluator>,
     /// Index of `ts` among the arguments; the conditions follow it.
     ts_index: usize,
     /// As ClickHouse: when an argument may be NULL, a group without a complete row is NULL.
     null_when_unseen: bool,
+}
+
+impl EventAggregate {
+    pub(crate) fn new(
+        evaluator: impl GroupEvaluator,
+        ts_index: usize,
+        null_when_unseen: bool,
+    ) -> Self {
+        EventAggregate {
+            evaluator: Arc::new(evaluator),
+            ts_index,
+            null_when_unseen,
+        }
+    }
+
+    /// Reads a batch of the aggregate's arguments: calls `each(row, event)` for every
+    /// row in order, with `None` for a row the aggregate skips (a NULL `ts` or
+    /// condition, or a FILTER that is not true). `masks` is scratch space.
+    pub(crate) fn read_rows(
+        &self,
+        values: &[ArrayRef],
+        filter: Option<&BooleanArray>,
+        masks: &mut Vec<u32>,
+        mut each: impl FnMut(usize, Option<EventRow>),
+    ) -> Result<()> {
+        let ts = as_int64(&values[self.ts_index])?;
+        let conditions: Vec<&BooleanArray> = values[self.ts_index + 1..]
+            .iter()
+            .map(|c| c.as_boolean())
+            .collect();
+        let mut nulls = ts.nulls().cloned();
+        for condition in &conditions {
+            nulls = NullBuffer::union(nulls.as_ref(), condition.nulls());
+        }
+        masks.clear();
+        masks.resize(ts.len(), 0);
+        for (bit, condition) in conditions.iter().enumerate() {
+            for row in condition.values().set_indices() {
+                masks[row] |= 1 << bit;
+            }
+        }
+        let times = ts.values();
+        let every_row = nulls.as_ref().is_none_or(|n| n.null_count() == 0) && filter.is_none();
+        for (row, (&ts, &mask)) in times.iter().zip(masks.iter()).enumerate() {
+            let counts = every_row || included(row, nulls.as_ref(), filter);
+            each(row, counts.then_some(EventRow { ts, mask }));
+        }
+        Ok(())
+    }
+
+    /// Whether rows matching no condition are kept in a group's rows.
+    pub(crate) fn keeps_noise(&self) -> bool {
+        self.evaluator.keeps_noise()
+    }
+
+    /// One value per group of `groups` (rows sorted by `ts`); `seen[i]` tells whether
+    /// group i had a row the aggregate did not skip.
+    pub(crate) fn evaluate(&self, groups: &GroupedRows, seen: &[bool]) -> Result<ArrayRef> {
+        let null_when_unseen = self.null_when_unseen;
+        self.evaluator
+            .evaluate(groups, &|i| !null_when_unseen || seen[i])
+    }
+}
+
+/// `ts` (a TIMESTAMP of any unit, or an integer) as the `Int64Array` of its values;
+/// a BIGINT or TIMESTAMP is read in place.
+fn as_int64(ts: &ArrayRef) -> Result<Int64Array> {
+    if matches!(ts.data_type(), DataType::Int64 | DataType::Timestamp(_, _)) {
+        let values = ts
+            .to_data()
+            .into_builder()
+            .data_type(DataType::Int64)
+            .build()?;
+        return Ok(Int64Array::from(values));
+    }
+    Ok(cast(ts, &DataType::Int64)?
+        .as_primitive::<Int64Type>()
+        .clone())
+}
+
+/// Every group's rows. They are kept as flat columns of (group, ts, conditions) in
+/// arrival order, with no allocation per group, and bucketed by group (a stable counting
+/// sort) only when groups are evaluated or their state is emitted.
+#[derive(Debug)]
+pub(crate) struct EventGroups {
+    aggregate: EventAggregate,
+    /// The aggregate's [`EventAggregate::keeps_noise`].
+    keeps_noise: bool,
     group_of: Vec<u32>,
     rows: Vec<EventRow>,
     seen: Vec<bool>,
@@ -98,24 +186,11 @@ pub(crate) struct EventGroups<E> {
     masks: Vec<u32>,
 }
 
-impl<E: GroupEvaluator> EventGroups<E> {
-    pub(crate) fn new(evaluator: E, ts_index: usize, null_when_unseen: bool) -> Self {
-        EventGroups::new_shared(Arc::new(evaluator), ts_index, null_when_unseen)
-    }
-
-    fn empty_like(&self) -> Self {
-        EventGroups::new_shared(
-            Arc::clone(&self.evaluator),
-            self.ts_index,
-            self.null_when_unseen,
-        )
-    }
-
-    fn new_shared(evaluator: Arc<E>, ts_index: usize, null_when_unseen: bool) -> Self {
+impl EventGroups {
+    pub(crate) fn new(aggregate: EventAggregate) -> Self {
         EventGroups {
-            evaluator,
-            ts_index,
-            null_when_unseen,
+            keeps_noise: aggregate.keeps_noise(),
+            aggregate,
             group_of: Vec::new(),
             rows: Vec::new(),
             seen: Vec::new(),
@@ -123,7 +198,24 @@ impl<E: GroupEvaluator> EventGroups<E> {
         }
     }
 
-    fn resize(&mut self, groups: usize) -> Result<()> {
+    fn empty_like(&self) -> Self {
+        EventGroups::new(self.aggregate.clone())
+    }
+
+    /// Adds one row of group `group` (which must exist), as [`EventAggregate::read_rows`]
+    /// read it.
+    pub(crate) fn add(&mut self, group: usize, event: Option<EventRow>) {
+        let Some(event) = event else {
+            return;
+        };
+        self.seen[group] = true;
+        if event.mask != 0 || self.keeps_noise {
+            self.push(group, event);
+        }
+    }
+
+    /// Makes sure groups `0..groups` exist.
+    pub(crate) fn resize(&mut self, groups: usize) -> Result<()> {
         if groups > u32::MAX as usize {
             return internal_err!("event aggregates support up to {} groups", u32::MAX);
         }
@@ -170,12 +262,6 @@ impl<E: GroupEvaluator> EventGroups<E> {
         self.rows.truncate(kept);
         (GroupedRows { offsets, rows }, seen)
     }
-
-    fn evaluate_groups(&self, groups: &GroupedRows, seen: &[bool]) -> Result<ArrayRef> {
-        let null_when_unseen = self.null_when_unseen;
-        self.evaluator
-            .evaluate(groups, &|i| !null_when_unseen || seen[i])
-    }
 }
 
 /// A list column over `values` cut at `offsets`.
@@ -194,7 +280,7 @@ fn list_of(values: ArrayRef, offsets: &[usize]) -> Result<ArrayRef> {
     )?))
 }
 
-impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
+impl GroupsAccumulator for EventGroups {
     fn update_batch(
         &mut self,
         values: &[ArrayRef],
@@ -203,45 +289,13 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
         total_num_groups: usize,
     ) -> Result<()> {
         self.resize(total_num_groups)?;
-        let ts = cast(&values[self.ts_index], &DataType::Int64)?;
-        let ts = ts.as_primitive::<Int64Type>();
-        let conditions: Vec<&BooleanArray> = values[self.ts_index + 1..]
-            .iter()
-            .map(|c| c.as_boolean())
-            .collect();
-        let mut nulls = ts.nulls().cloned();
-        for condition in &conditions {
-            nulls = NullBuffer::union(nulls.as_ref(), condition.nulls());
-        }
-        let mut masks = std::mem::take(&mut self.masks);
-        masks.clear();
-        masks.resize(ts.len(), 0);
-        for (bit, condition) in conditions.iter().enumerate() {
-            for row in condition.values().set_indices() {
-                masks[row] |= 1 << bit;
-            }
-        }
-        let keep_noise = self.evaluator.keeps_noise();
-        let times = ts.values();
         self.group_of.reserve(group_indices.len());
         self.rows.reserve(group_indices.len());
-        let every_row = nulls.as_ref().is_none_or(|n| n.null_count() == 0) && opt_filter.is_none();
-        for (row, &group) in group_indices.iter().enumerate() {
-            if !every_row && !included(row, nulls.as_ref(), opt_filter) {
-                continue;
-            }
-            self.seen[group] = true;
-            let mask = masks[row];
-            if mask != 0 || keep_noise {
-                self.push(
-                    group,
-                    EventRow {
-                        ts: times[row],
-                        mask,
-                    },
-                );
-            }
-        }
+        let mut masks = std::mem::take(&mut self.masks);
+        let aggregate = self.aggregate.clone();
+        aggregate.read_rows(values, opt_filter, &mut masks, |row, event| {
+            self.add(group_indices[row], event)
+        })?;
         self.masks = masks;
         Ok(())
     }
@@ -249,7 +303,7 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let (mut groups, seen) = self.take_groups(emit_to);
         groups.sort_each_by_ts();
-        self.evaluate_groups(&groups, &seen)
+        self.aggregate.evaluate(&groups, &seen)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -319,13 +373,12 @@ impl<E: GroupEvaluator> GroupsAccumulator for EventGroups<E> {
     }
 }
 
-// Not derived: that would require `E: Clone`, but the evaluator is shared.
-impl<E> Clone for EventGroups<E> {
+// Not derived: the scratch space is not copied.
+impl Clone for EventGroups {
     fn clone(&self) -> Self {
         EventGroups {
-            evaluator: Arc::clone(&self.evaluator),
-            ts_index: self.ts_index,
-            null_when_unseen: self.null_when_unseen,
+            aggregate: self.aggregate.clone(),
+            keeps_noise: self.keeps_noise,
             group_of: self.group_of.clone(),
             rows: self.rows.clone(),
             seen: self.seen.clone(),
@@ -334,7 +387,7 @@ impl<E> Clone for EventGroups<E> {
     }
 }
 
-impl<E: GroupEvaluator> Regroup for EventGroups<E> {
+impl Regroup for EventGroups {
     fn ensure_groups(&mut self, groups: usize) -> Result<()> {
         self.resize(groups)
     }

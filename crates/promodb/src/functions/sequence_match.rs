@@ -24,7 +24,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 
-use super::event_groups::{EventGroups, EventRow, GroupEvaluator, GroupedRows, state_fields};
+use super::event_groups::{
+    EventAggregate, EventGroups, EventRow, GroupEvaluator, GroupedRows, state_fields,
+};
 use super::funnel_args::MAX_STEPS;
 use super::one_group::OneGroup;
 use super::sequence_pattern::{SequencePattern, TooSlow};
@@ -64,7 +66,8 @@ impl SequenceMatch {
         }
     }
 
-    fn groups(&self, args: &AccumulatorArgs) -> Result<EventGroups<SequenceEvaluator>> {
+    /// The aggregate these arguments make, apart from any accumulator.
+    pub(crate) fn event_aggregate(&self, args: &AccumulatorArgs) -> Result<EventAggregate> {
         let name = self.name();
         let pattern = match (*args.exprs[0])
             .downcast_ref::<Literal>()
@@ -93,7 +96,7 @@ impl SequenceMatch {
             output: self.output,
             pattern,
         };
-        Ok(EventGroups::new(evaluator, TS, null_when_unseen))
+        Ok(EventAggregate::new(evaluator, TS, null_when_unseen))
     }
 }
 
@@ -153,7 +156,9 @@ impl AggregateUDFImpl for SequenceMatch {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup(self.groups(&args)?)))
+        Ok(Box::new(OneGroup(EventGroups::new(
+            self.event_aggregate(&args)?,
+        ))))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -164,7 +169,7 @@ impl AggregateUDFImpl for SequenceMatch {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(self.groups(&args)?))
+        Ok(Box::new(EventGroups::new(self.event_aggregate(&args)?)))
     }
 }
 

@@ -34,7 +34,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::event_groups::{EventGroups, GroupEvaluator, GroupedRows, state_fields};
+use super::event_groups::{EventAggregate, EventGroups, GroupEvaluator, GroupedRows, state_fields};
 use super::funnel_args::FunnelLayout;
 use super::funnel_scan::{FunnelSpec, LevelChains};
 use super::one_group::OneGroup;
@@ -113,7 +113,9 @@ impl AggregateUDFImpl for WindowFunnel {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(OneGroup(self.groups(&args)?)))
+        Ok(Box::new(OneGroup(EventGroups::new(
+            self.event_aggregate(&args)?,
+        ))))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
@@ -124,12 +126,13 @@ impl AggregateUDFImpl for WindowFunnel {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(self.groups(&args)?))
+        Ok(Box::new(EventGroups::new(self.event_aggregate(&args)?)))
     }
 }
 
 impl WindowFunnel {
-    fn groups(&self, args: &AccumulatorArgs) -> Result<EventGroups<FunnelEvaluator>> {
+    /// The aggregate these arguments make, apart from any accumulator.
+    pub(crate) fn event_aggregate(&self, args: &AccumulatorArgs) -> Result<EventAggregate> {
         let types: Vec<DataType> = args
             .expr_fields
             .iter()
@@ -146,7 +149,7 @@ impl WindowFunnel {
             spec,
             ts_type,
         };
-        Ok(EventGroups::new(evaluator, layout.ts, null_when_unseen))
+        Ok(EventAggregate::new(evaluator, layout.ts, null_when_unseen))
     }
 }
 

@@ -15,8 +15,10 @@
 //! Funnels and sequence patterns keep every event of a group in their state, so their
 //! partial aggregation shrinks nothing: it buckets all events by user, ships them as
 //! lists, and the final aggregation buckets them again. For those the rule first turns
-//! partial -> repartition -> final into repartition -> one aggregation.
+//! partial -> repartition -> final into one aggregation, a [`BucketedAggregateExec`]
+//! that deals the raw rows to the partition owning their key itself.
 
+mod bucketed_exec;
 mod exec;
 mod group_table;
 mod int_keys;
@@ -36,9 +38,10 @@ use datafusion::physical_plan::{ExecutionPlan, InputOrderMode, Partitioning};
 
 use crate::functions::keeps_every_row;
 
+use bucketed_exec::BucketedAggregateExec;
 use exec::OneKeyAggregateExec;
 
-/// Runs funnel and sequence aggregations in one stage after repartitioning their rows,
+/// Runs funnel and sequence aggregations in one stage, dealing their rows by key,
 /// then replaces every hash aggregation by one integer-like key (integers, dates,
 /// timestamps) or text key (`Utf8View`, `Utf8`, `LargeUtf8`) with a
 /// [`OneKeyAggregateExec`]. Left to DataFusion: grouping sets, several keys, other key
@@ -79,7 +82,9 @@ impl PhysicalOptimizerRule for OneKeyAggregation {
 }
 
 /// `FinalPartitioned <- hash repartition <- Partial` over aggregates that keep every row
-/// becomes `SinglePartitioned <- hash repartition of the raw rows`, with the same output.
+/// becomes a [`BucketedAggregateExec`] over the raw rows (one event aggregate by an
+/// integer-like key) or `SinglePartitioned <- hash repartition of the raw rows`, with the
+/// same output, partitioned the same way.
 fn one_stage_for_event_lists(
     plan: Arc<dyn ExecutionPlan>,
 ) -> Result<Transformed<Arc<dyn ExecutionPlan>>> {
@@ -123,22 +128,32 @@ fn one_stage_for_event_lists(
     {
         return Ok(Transformed::no(plan));
     }
+    let single_over = |input: Arc<dyn ExecutionPlan>| {
+        AggregateExec::try_new(
+            AggregateMode::SinglePartitioned,
+            partial.group_expr().clone(),
+            partial.aggr_expr().to_vec(),
+            partial.filter_expr().to_vec(),
+            input,
+            partial.input_schema(),
+        )
+    };
+    let single = single_over(Arc::clone(partial.input()))?;
+    if single.schema() != last.schema() {
+        return Ok(Transformed::no(plan));
+    }
+    if runs_on_one_key(&single)?
+        && let Some(bucketed) = BucketedAggregateExec::try_new(Arc::new(single), *partitions)?
+    {
+        return Ok(Transformed::yes(Arc::new(bucketed)));
+    }
+    // Several aggregates, or a key that is not integer-like: the raw rows hash
+    // repartitioned by DataFusion.
     let raw_rows = RepartitionExec::try_new(
         Arc::clone(partial.input()),
         Partitioning::Hash(vec![Arc::clone(key)], *partitions),
     )?;
-    let single = AggregateExec::try_new(
-        AggregateMode::SinglePartitioned,
-        partial.group_expr().clone(),
-        partial.aggr_expr().to_vec(),
-        partial.filter_expr().to_vec(),
-        Arc::new(raw_rows),
-        partial.input_schema(),
-    )?;
-    if single.schema() != last.schema() {
-        return Ok(Transformed::no(plan));
-    }
-    Ok(Transformed::yes(Arc::new(single)))
+    Ok(Transformed::yes(Arc::new(single_over(Arc::new(raw_rows))?)))
 }
 
 fn runs_on_one_key(aggregate: &AggregateExec) -> Result<bool> {

@@ -96,14 +96,8 @@ impl ExecutionPlan for OneKeyAggregateExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
         options: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let replaced = Arc::clone(&self.aggregate).replace_children(children, options)?;
-        let Some(aggregate) = replaced.downcast_ref::<AggregateExec>() else {
-            return internal_err!(
-                "AggregateExec::replace_children returned {}",
-                replaced.name()
-            );
-        };
-        Ok(Arc::new(Self::new(Arc::new(aggregate.clone()))))
+        let aggregate = aggregate_over(&self.aggregate, children, options)?;
+        Ok(Arc::new(Self::new(aggregate)))
     }
 
     fn with_new_children(
@@ -151,6 +145,23 @@ impl ExecutionPlan for OneKeyAggregateExec {
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
     }
+}
+
+/// `aggregate` with its children replaced, still an `AggregateExec` (the plan a
+/// promodb aggregation runs).
+pub(super) fn aggregate_over(
+    aggregate: &Arc<AggregateExec>,
+    children: Vec<Arc<dyn ExecutionPlan>>,
+    options: ReplaceChildrenOptions,
+) -> Result<Arc<AggregateExec>> {
+    let replaced = Arc::clone(aggregate).replace_children(children, options)?;
+    let Some(aggregate) = replaced.downcast_ref::<AggregateExec>() else {
+        return internal_err!(
+            "AggregateExec::replace_children returned {}",
+            replaced.name()
+        );
+    };
+    Ok(Arc::new(aggregate.clone()))
 }
 
 /// One partition's aggregation: the group table, one accumulator per aggregate, and

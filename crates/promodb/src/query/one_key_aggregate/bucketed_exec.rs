@@ -1,0 +1,591 @@
+//! `BucketedAggregateExec`: a one-stage aggregation by one key whose input rows are
+//! dealt straight to the output partition that owns their key, and aggregated there a
+//! few cache-sized buckets of keys at a time.
+//!
+//! Funnels and sequence patterns keep every row in their state, so a partial
+//! aggregation shrinks nothing and they run in one stage. Behind DataFusion's hash
+//! `RepartitionExec` that stage was most of the 4-step funnel over 10M events (perf,
+//! share of the query's time): the repartition copied every row into new batches
+//! (`partition_iter`, `take`, the copies and their page faults: about 15%), and one
+//! aggregation over a partition's 250k users found each row's group (12%), copied the
+//! row into its buffers (9%) and scattered the 10M rows to their users (10%).
+//!
+//! Here each input partition, on a task of its own, reads its rows once: it evaluates
+//! the aggregate's arguments into compact rows (key, time, condition bits) and deals each
+//! to its output partition, by DataFusion's own hash repartitioning function (so the
+//! output is partitioned by the key exactly as a `RepartitionExec` would partition it,
+//! and joins and aggregations above can rely on that), and to one of [`BUCKETS`] buckets
+//! there, by other bits of the same hash. Each output partition then takes its buckets
+//! a few at a time (about [`CHUNK_ROWS`] rows), finds the rows' groups with promodb's
+//! group table and evaluates them with the aggregate's own accumulator, all within the
+//! core's cache. No key is in two buckets, so each chunk's groups are final when the
+//! chunk is done, and the stream yields between chunks.
+//!
+//! One run of the plan executes each output partition once. The first `execute` of a
+//! run makes the deal and the others share it; it starts when a stream first waits for
+//! it. The streams hold it, so dropping them (a cancelled query) stops the dealing
+//! tasks and frees the rows. A run that never executes some partition leaves its deal
+//! to the next run (the same rows); a failed deal is started afresh.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::compute::BatchCoalescer;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::hash_utils::create_hashes;
+use datafusion::common::runtime::SpawnedTask;
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result, internal_err};
+use datafusion::execution::TaskContext;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
+};
+use datafusion::physical_plan::repartition::REPARTITION_RANDOM_STATE;
+use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
+    InputOrderMode, Partitioning, PlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream,
+};
+use futures::future::{BoxFuture, Shared, try_join_all};
+use futures::{FutureExt, StreamExt, TryStreamExt, stream};
+
+use crate::functions::{EventAggregate, EventGroups, EventRow, event_aggregate};
+
+use super::exec::aggregate_over;
+use super::group_table::GroupTable;
+use super::int_keys::{is_integer_key, to_i64};
+use super::int_table::IntGroupTable;
+
+/// Buckets per output partition, chosen by the top bits of a row's key hash.
+const BUCKETS: usize = 64;
+
+/// How many rows an output partition gathers and aggregates at a time (whole buckets,
+/// so a chunk can hold a few more): small enough that the chunk's groups, rows and group
+/// table stay in the core's cache.
+const CHUNK_ROWS: usize = 32 * 1024;
+
+/// Runs the [`AggregateExec`] it holds (`SinglePartitioned`, over the raw input rows)
+/// with its rows dealt by key hash to `partitions` output partitions. Built only by
+/// [`super::OneKeyAggregation`], for plans whose aggregation runs on a promodb group
+/// table.
+#[derive(Debug)]
+pub(crate) struct BucketedAggregateExec {
+    deal: Arc<RowDeal>,
+    properties: Arc<PlanProperties>,
+}
+
+/// What the output partitions share: the aggregation, and the deal of its input rows.
+#[derive(Debug)]
+struct RowDeal {
+    aggregate: Arc<AggregateExec>,
+    /// The one aggregate, taken apart.
+    events: EventAggregate,
+    key_type: DataType,
+    partitions: usize,
+    metrics: ExecutionPlanMetricsSet,
+    exchange: Mutex<Exchange>,
+}
+
+impl BucketedAggregateExec {
+    /// `aggregate` (in mode `SinglePartitioned`) with its output hash partitioned by its
+    /// key into `partitions` partitions, if it is one event-sequence aggregate (a funnel
+    /// or sequence pattern) by one integer-like key.
+    pub(super) fn try_new(
+        aggregate: Arc<AggregateExec>,
+        partitions: usize,
+    ) -> Result<Option<Self>> {
+        let input_schema = aggregate.input().schema();
+        let ([(key, _)], [only]) = (aggregate.group_expr().expr(), aggregate.aggr_expr()) else {
+            return Ok(None);
+        };
+        let key_type = key.data_type(&input_schema)?;
+        let Some(events) = event_aggregate(only, &input_schema).transpose()? else {
+            return Ok(None);
+        };
+        if !is_integer_key(&key_type)
+            || partitions == 0
+            || aggregate.schema().fields().len() != 2
+            || *aggregate.input_order_mode() != InputOrderMode::Linear
+        {
+            return Ok(None);
+        }
+        let schema = aggregate.schema();
+        let key = Arc::new(Column::new(schema.field(0).name(), 0)) as Arc<dyn PhysicalExpr>;
+        let properties = aggregate
+            .properties()
+            .as_ref()
+            .clone()
+            .with_partitioning(Partitioning::Hash(vec![key], partitions));
+        Ok(Some(Self {
+            deal: Arc::new(RowDeal {
+                aggregate,
+                events,
+                key_type,
+                partitions,
+                metrics: ExecutionPlanMetricsSet::new(),
+                exchange: Mutex::new(Exchange::Idle),
+            }),
+            properties: Arc::new(properties),
+        }))
+    }
+}
+
+impl RowDeal {
+    /// The rows of every input partition, dealt, for one output partition's stream: the
+    /// first `execute` of a run of the plan makes the deal, which starts (on tasks of
+    /// its own) when a stream first waits for it, and every output partition of the run
+    /// shares it. The streams hold it: once the last one is dropped the dealing tasks
+    /// stop and the rows are freed.
+    fn dealt_rows(&self, context: &Arc<TaskContext>) -> Result<SharedDeal> {
+        let mut exchange = self
+            .exchange
+            .lock()
+            .map_err(|_| DataFusionError::Internal("BucketedAggregateExec lock".into()))?;
+        // A run whose deal failed is not continued: the next execute starts afresh.
+        let failed = matches!(&*exchange, Exchange::Dealing { dealt, .. }
+            if matches!(dealt.peek(), Some(Err(_))));
+        if failed || matches!(*exchange, Exchange::Idle) {
+            *exchange = Exchange::Dealing {
+                dealt: self.start(Arc::clone(context)),
+                untaken: self.partitions,
+            };
+        }
+        let Exchange::Dealing { dealt, untaken } = &mut *exchange else {
+            return internal_err!("BucketedAggregateExec has no deal");
+        };
+        let dealt = dealt.clone();
+        *untaken -= 1;
+        if *untaken == 0 {
+            *exchange = Exchange::Idle;
+        }
+        Ok(dealt)
+    }
+
+    /// The deal of every input partition, started when first awaited.
+    fn start(&self, context: Arc<TaskContext>) -> SharedDeal {
+        let input = Arc::clone(self.aggregate.input());
+        let key = self
+            .aggregate
+            .group_expr()
+            .expr()
+            .first()
+            .map(|(key, _)| Arc::clone(key));
+        let arguments = self.aggregate.aggr_expr()[0].expressions();
+        let filter = self.aggregate.filter_expr()[0].clone();
+        let events = self.events.clone();
+        let partitions = self.partitions;
+        let metrics = self.metrics.clone();
+        let all = async move {
+            let Some(key) = key else {
+                return internal_err!("BucketedAggregateExec needs exactly one group key");
+            };
+            let tasks = (0..input.output_partitioning().partition_count())
+                .map(|source| {
+                    let rows = input.execute(source, Arc::clone(&context))?;
+                    let reservation =
+                        MemoryConsumer::new(format!("BucketedAggregateExec deal[{source}]"))
+                            .register(context.memory_pool());
+                    let dealer = Dealer {
+                        expected_rows: exact_rows(&input, source),
+                        key: Arc::clone(&key),
+                        arguments: arguments.clone(),
+                        filter: filter.clone(),
+                        events: events.clone(),
+                        partitions,
+                        reservation,
+                        time: MetricBuilder::new(&metrics).subset_time("deal_time", source),
+                    };
+                    Ok(SpawnedTask::spawn(dealer.deal(rows)))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            // The first error of any task, as soon as it happens.
+            let sources = try_join_all(tasks.into_iter().map(|task| async move {
+                task.join_unwind()
+                    .await
+                    .map_err(|e| DataFusionError::ExecutionJoin(Box::new(e)))?
+            }))
+            .await?;
+            Ok(Arc::new(sources))
+        };
+        all.map(|dealt| dealt.map_err(Arc::new)).boxed().shared()
+    }
+}
+
+/// The number of rows of input partition `source`, when known exactly (in-memory
+/// tables); it sizes the buckets up front.
+fn exact_rows(input: &Arc<dyn ExecutionPlan>, source: usize) -> Option<usize> {
+    let args = StatisticsArgs::new().with_partition(Some(source));
+    let statistics = StatisticsContext::new()
+        .compute(input.as_ref(), &args)
+        .ok()?;
+    match statistics.num_rows {
+        Precision::Exact(rows) => Some(rows),
+        _ => None,
+    }
+}
+
+/// The deal of one run of the plan.
+#[derive(Debug)]
+enum Exchange {
+    /// No output partition has asked yet (or every one has taken its rows).
+    Idle,
+    /// Dealing or dealt; `untaken` output partitions have not been executed yet.
+    Dealing { dealt: SharedDeal, untaken: usize },
+}
+
+type SharedDeal = Shared<BoxFuture<'static, Result<Arc<Vec<SourceDeal>>, Arc<DataFusionError>>>>;
+
+/// A row as the aggregate reads it: its key, time and condition bits, and flags.
+#[derive(Debug, Clone, Copy)]
+struct DealtRow {
+    key: i64,
+    ts: i64,
+    mask: u32,
+    flags: u32,
+}
+
+/// [`DealtRow::flags`]: the aggregate takes the row (no NULL argument, FILTER true).
+const COUNTS: u32 = 1;
+/// [`DealtRow::flags`]: the key is NULL.
+const NULL_KEY: u32 = 2;
+
+impl DealtRow {
+    fn event(&self) -> Option<EventRow> {
+        (self.flags & COUNTS != 0).then_some(EventRow {
+            ts: self.ts,
+            mask: self.mask,
+        })
+    }
+
+    fn key(&self) -> Option<i64> {
+        (self.flags & NULL_KEY == 0).then_some(self.key)
+    }
+}
+
+/// One input partition's rows, in bucket `partition * BUCKETS + bucket` those dealt to
+/// that bucket of that output partition, in input order.
+#[derive(Debug)]
+struct SourceDeal {
+    buckets: Vec<Vec<DealtRow>>,
+    /// Holds the memory of `buckets`.
+    _reservation: MemoryReservation,
+}
+
+/// Deals one input partition's rows.
+struct Dealer {
+    /// How many rows the input partition holds, if known.
+    expected_rows: Option<usize>,
+    key: Arc<dyn PhysicalExpr>,
+    arguments: Vec<Arc<dyn PhysicalExpr>>,
+    filter: Option<Arc<dyn PhysicalExpr>>,
+    events: EventAggregate,
+    partitions: usize,
+    reservation: MemoryReservation,
+    time: Time,
+}
+
+impl Dealer {
+    async fn deal(self, mut rows: SendableRecordBatchStream) -> Result<SourceDeal> {
+        let bucket_count = self.partitions * BUCKETS;
+        // An eighth more than an even share: hashing spreads keys within a few percent.
+        let share = self.expected_rows.unwrap_or(0) / bucket_count;
+        self.reservation
+            .try_grow(bucket_count * (share + share / 8) * size_of::<DealtRow>())?;
+        let mut buckets: Vec<Vec<DealtRow>> = (0..bucket_count)
+            .map(|_| Vec::with_capacity(share + share / 8))
+            .collect();
+        let mut hashes = Vec::new();
+        let mut masks = Vec::new();
+        while let Some(batch) = rows.next().await {
+            let batch = batch?;
+            let _timer = self.time.timer();
+            self.deal_batch(&batch, &mut buckets, &mut hashes, &mut masks)?;
+            let held: usize = buckets.iter().map(Vec::capacity).sum();
+            self.reservation.try_resize(held * size_of::<DealtRow>())?;
+        }
+        Ok(SourceDeal {
+            buckets,
+            _reservation: self.reservation,
+        })
+    }
+
+    fn deal_batch(
+        &self,
+        batch: &RecordBatch,
+        buckets: &mut [Vec<DealtRow>],
+        hashes: &mut Vec<u64>,
+        masks: &mut Vec<u32>,
+    ) -> Result<()> {
+        let count = batch.num_rows();
+        let keys = self.key.evaluate(batch)?.into_array(count)?;
+        hashes.clear();
+        hashes.resize(count, 0);
+        create_hashes([&keys], REPARTITION_RANDOM_STATE.random_state(), hashes)?;
+        let keys = to_i64(&keys)?;
+        let key_nulls = keys.nulls().filter(|nulls| nulls.null_count() > 0);
+        let values = self
+            .arguments
+            .iter()
+            .map(|argument| argument.evaluate(batch)?.into_array(count))
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let filter = match &self.filter {
+            Some(filter) => Some(filter.evaluate(batch)?.into_array(count)?),
+            None => None,
+        };
+        let partition_of = PartitionOf::new(self.partitions);
+        let bucket_shift = 64 - BUCKETS.trailing_zeros();
+        self.events.read_rows(
+            &values,
+            filter.as_ref().map(|filter| filter.as_boolean()),
+            masks,
+            |row, event| {
+                let hash = hashes[row];
+                let bucket = partition_of.of(hash) * BUCKETS + (hash >> bucket_shift) as usize;
+                let null_key = key_nulls.is_some_and(|nulls| nulls.is_null(row));
+                let (ts, mask, counts) = match event {
+                    Some(event) => (event.ts, event.mask, COUNTS),
+                    None => (0, 0, 0),
+                };
+                buckets[bucket].push(DealtRow {
+                    key: keys.value(row),
+                    ts,
+                    mask,
+                    flags: counts | if null_key { NULL_KEY } else { 0 },
+                });
+            },
+        )
+    }
+}
+
+/// The output partition of a key hash, as `RepartitionExec` computes it (the hash's
+/// remainder), without a division when the count is a power of two. The buckets take
+/// the top bits of the hash, which the remainder leaves free.
+#[derive(Debug, Clone, Copy)]
+enum PartitionOf {
+    PowerOfTwo { mask: u64 },
+    Remainder { divisor: u64 },
+}
+
+impl PartitionOf {
+    fn new(partitions: usize) -> Self {
+        let partitions = partitions as u64;
+        if partitions.is_power_of_two() {
+            PartitionOf::PowerOfTwo {
+                mask: partitions - 1,
+            }
+        } else {
+            PartitionOf::Remainder {
+                divisor: partitions,
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn of(self, hash: u64) -> usize {
+        match self {
+            PartitionOf::PowerOfTwo { mask } => (hash & mask) as usize,
+            PartitionOf::Remainder { divisor } => (hash % divisor) as usize,
+        }
+    }
+}
+
+/// One output partition's aggregation: it waits for the deal, then aggregates its
+/// buckets a chunk at a time, one chunk per step of its stream.
+struct PartitionOutput {
+    deal: Arc<RowDeal>,
+    dealt: SharedDeal,
+    /// The deal, once done.
+    sources: Option<Arc<Vec<SourceDeal>>>,
+    partition: usize,
+    next_bucket: usize,
+    coalescer: BatchCoalescer,
+    metrics: BaselineMetrics,
+}
+
+impl PartitionOutput {
+    /// The full batches (of the session's batch size) that aggregating the next chunk
+    /// completes (and the rest after the last chunk), or `None` once every bucket is
+    /// done.
+    async fn next_batches(&mut self) -> Result<Option<Vec<RecordBatch>>> {
+        if self.next_bucket == BUCKETS {
+            return Ok(None);
+        }
+        let sources = match &self.sources {
+            Some(sources) => Arc::clone(sources),
+            None => {
+                let sources = self.dealt.clone().await.map_err(DataFusionError::Shared)?;
+                self.sources = Some(Arc::clone(&sources));
+                sources
+            }
+        };
+        let mut chunk: Vec<&[DealtRow]> = Vec::new();
+        let mut chunk_rows = 0;
+        while self.next_bucket < BUCKETS && chunk_rows < CHUNK_ROWS {
+            for source in sources.iter() {
+                let rows = &source.buckets[self.partition * BUCKETS + self.next_bucket];
+                chunk_rows += rows.len();
+                chunk.push(rows);
+            }
+            self.next_bucket += 1;
+        }
+        if chunk_rows > 0 {
+            let timer = self.metrics.elapsed_compute().timer();
+            let groups = self.deal.aggregate_chunk(&chunk)?;
+            timer.done();
+            self.metrics.record_output(groups.num_rows());
+            self.coalescer.push_batch(groups)?;
+        }
+        if self.next_bucket == BUCKETS {
+            self.coalescer.finish_buffered_batch()?;
+        }
+        let mut completed = Vec::new();
+        while let Some(batch) = self.coalescer.next_completed_batch() {
+            completed.push(batch);
+        }
+        Ok(Some(completed))
+    }
+}
+
+impl RowDeal {
+    /// The groups of the rows in `chunk` (whole buckets, so no key is outside it), each
+    /// key with its aggregate.
+    fn aggregate_chunk(&self, chunk: &[&[DealtRow]]) -> Result<RecordBatch> {
+        let rows: usize = chunk.iter().map(|rows| rows.len()).sum();
+        let mut keys = Vec::with_capacity(rows);
+        let mut null_keys = false;
+        for row in chunk.iter().flat_map(|rows| rows.iter()) {
+            keys.push(row.key);
+            null_keys |= row.flags & NULL_KEY != 0;
+        }
+        let nulls = null_keys.then(|| {
+            let valid = chunk
+                .iter()
+                .flat_map(|rows| rows.iter().map(|row| row.key().is_some()));
+            NullBuffer::from_iter(valid)
+        });
+        let keys: ArrayRef = Arc::new(Int64Array::new(keys.into(), nulls));
+        let mut table = IntGroupTable::new(self.key_type.clone());
+        let mut groups = Vec::new();
+        table.intern(&keys, &mut groups)?;
+        let mut accumulator = EventGroups::new(self.events.clone());
+        accumulator.resize(table.len())?;
+        let mut groups = groups.iter();
+        for rows in chunk {
+            for (row, &group) in rows.iter().zip(&mut groups) {
+                accumulator.add(group, row.event());
+            }
+        }
+        let values = accumulator.evaluate(EmitTo::All)?;
+        Ok(RecordBatch::try_new(
+            self.aggregate.schema(),
+            vec![table.take_keys()?, values],
+        )?)
+    }
+}
+
+impl DisplayAs for BucketedAggregateExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        if matches!(t, DisplayFormatType::Default | DisplayFormatType::Verbose) {
+            // "BucketedAggregateExec: mode=SinglePartitioned, gby=[...], aggr=[...]"
+            write!(f, "Bucketed")?;
+        }
+        self.deal.aggregate.fmt_as(t, f)
+    }
+}
+
+impl ExecutionPlan for BucketedAggregateExec {
+    fn name(&self) -> &str {
+        "BucketedAggregateExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![self.deal.aggregate.input()]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        self.deal.aggregate.apply_expressions(f)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let aggregate = aggregate_over(&self.deal.aggregate, children, options)?;
+        match Self::try_new(aggregate, self.deal.partitions)? {
+            Some(replaced) => Ok(Arc::new(replaced)),
+            None => internal_err!("BucketedAggregateExec's new children change its aggregate"),
+        }
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let deal = Arc::clone(&self.deal);
+        if partition >= deal.partitions {
+            return internal_err!(
+                "BucketedAggregateExec has {} partitions, asked for {partition}",
+                deal.partitions
+            );
+        }
+        let output = PartitionOutput {
+            dealt: deal.dealt_rows(&context)?,
+            sources: None,
+            partition,
+            next_bucket: 0,
+            coalescer: BatchCoalescer::new(
+                self.schema(),
+                context.session_config().batch_size().max(1),
+            ),
+            metrics: BaselineMetrics::new(&deal.metrics, partition),
+            deal,
+        };
+        let output = stream::try_unfold(output, |mut output| async move {
+            let batches = output.next_batches().await?;
+            Ok::<_, DataFusionError>(batches.map(|batches| (batches, output)))
+        })
+        .map_ok(|batches| stream::iter(batches.into_iter().map(Ok)))
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            output,
+        )))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.deal.metrics.clone_inner())
+    }
+}
