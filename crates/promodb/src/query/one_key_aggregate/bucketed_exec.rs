@@ -15,17 +15,18 @@
 //! to its output partition, by DataFusion's own hash repartitioning function (so the
 //! output is partitioned by the key exactly as a `RepartitionExec` would partition it,
 //! and joins and aggregations above can rely on that), and to one of [`BUCKETS`] buckets
-//! there, by other bits of the same hash. Each output partition then takes its buckets
-//! a few at a time (about [`CHUNK_ROWS`] rows), finds the rows' groups with promodb's
-//! group table and evaluates them with the aggregate's own accumulator, all within the
-//! core's cache. No key is in two buckets, so each chunk's groups are final when the
-//! chunk is done, and the stream yields between chunks.
+//! there, by other bits of the same hash. Then each output partition, on a task of its
+//! own (so the partitions run in parallel whichever thread polls their streams), takes
+//! its buckets a few at a time (about [`CHUNK_ROWS`] rows), finds the rows' groups with
+//! promodb's group table and evaluates them with the aggregate's own accumulator, all
+//! within the core's cache. No key is in two buckets, so each chunk's groups are final
+//! when the chunk is done.
 //!
 //! One run of the plan executes each output partition once. The first `execute` of a
 //! run makes the deal and the others share it; it starts when a stream first waits for
-//! it. The streams hold it, so dropping them (a cancelled query) stops the dealing
-//! tasks and frees the rows. A run that never executes some partition leaves its deal
-//! to the next run (the same rows); a failed deal is started afresh.
+//! it. The streams hold it, so dropping them (a cancelled query) aborts its tasks and
+//! frees the rows. A run that never executes some partition leaves its deal to the
+//! next run (the same rows); a failed deal is started afresh.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -33,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::BatchCoalescer;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::hash_utils::create_hashes;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::stats::Precision;
@@ -183,8 +184,14 @@ impl RowDeal {
         let arguments = self.aggregate.aggr_expr()[0].expressions();
         let filter = self.aggregate.filter_expr()[0].clone();
         let events = self.events.clone();
+        let chunks = ChunkAggregator {
+            schema: self.aggregate.schema(),
+            key_type: self.key_type.clone(),
+            events: self.events.clone(),
+        };
         let partitions = self.partitions;
         let metrics = self.metrics.clone();
+        let batch_size = context.session_config().batch_size().max(1);
         let all = async move {
             let Some(key) = key else {
                 return internal_err!("BucketedAggregateExec needs exactly one group key");
@@ -208,17 +215,34 @@ impl RowDeal {
                     Ok(SpawnedTask::spawn(dealer.deal(rows)))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            // The first error of any task, as soon as it happens.
-            let sources = try_join_all(tasks.into_iter().map(|task| async move {
-                task.join_unwind()
-                    .await
-                    .map_err(|e| DataFusionError::ExecutionJoin(Box::new(e)))?
-            }))
-            .await?;
-            Ok(Arc::new(sources))
+            let sources = Arc::new(join_each(tasks).await?);
+            // Each output partition's aggregation on a task of its own, so that the
+            // partitions run in parallel whichever thread their streams are polled on.
+            let outputs = (0..partitions).map(|partition| {
+                let chunks = chunks.clone();
+                let sources = Arc::clone(&sources);
+                let metrics = BaselineMetrics::new(&metrics, partition);
+                SpawnedTask::spawn(async move {
+                    chunks.aggregate_partition(&sources, partition, &metrics, batch_size)
+                })
+            });
+            let outputs = join_each(outputs.collect()).await?;
+            Ok(Arc::new(
+                outputs.into_iter().map(|o| Mutex::new(Some(o))).collect(),
+            ))
         };
         all.map(|dealt| dealt.map_err(Arc::new)).boxed().shared()
     }
+}
+
+/// The results of `tasks`, in order; the first error of any, as soon as it happens.
+async fn join_each<T: Send + 'static>(tasks: Vec<SpawnedTask<Result<T>>>) -> Result<Vec<T>> {
+    try_join_all(tasks.into_iter().map(|task| async move {
+        task.join_unwind()
+            .await
+            .map_err(|e| DataFusionError::ExecutionJoin(Box::new(e)))?
+    }))
+    .await
 }
 
 /// The number of rows of input partition `source`, when known exactly (in-memory
@@ -243,7 +267,10 @@ enum Exchange {
     Dealing { dealt: SharedDeal, untaken: usize },
 }
 
-type SharedDeal = Shared<BoxFuture<'static, Result<Arc<Vec<SourceDeal>>, Arc<DataFusionError>>>>;
+/// Each output partition's batches, until its stream takes them.
+type Outputs = Vec<Mutex<Option<Vec<RecordBatch>>>>;
+
+type SharedDeal = Shared<BoxFuture<'static, Result<Arc<Outputs>, Arc<DataFusionError>>>>;
 
 /// A row as the aggregate reads it: its key, time and condition bits, and flags.
 #[derive(Debug, Clone, Copy)]
@@ -399,64 +426,56 @@ impl PartitionOf {
     }
 }
 
-/// One output partition's aggregation: it waits for the deal, then aggregates its
-/// buckets a chunk at a time, one chunk per step of its stream.
-struct PartitionOutput {
-    deal: Arc<RowDeal>,
-    dealt: SharedDeal,
-    /// The deal, once done.
-    sources: Option<Arc<Vec<SourceDeal>>>,
-    partition: usize,
-    next_bucket: usize,
-    coalescer: BatchCoalescer,
-    metrics: BaselineMetrics,
+/// What aggregating a chunk of buckets needs.
+#[derive(Debug, Clone)]
+struct ChunkAggregator {
+    schema: SchemaRef,
+    key_type: DataType,
+    events: EventAggregate,
 }
 
-impl PartitionOutput {
-    /// The full batches (of the session's batch size) that aggregating the next chunk
-    /// completes (and the rest after the last chunk), or `None` once every bucket is
-    /// done.
-    async fn next_batches(&mut self) -> Result<Option<Vec<RecordBatch>>> {
-        if self.next_bucket == BUCKETS {
-            return Ok(None);
-        }
-        let sources = match &self.sources {
-            Some(sources) => Arc::clone(sources),
-            None => {
-                let sources = self.dealt.clone().await.map_err(DataFusionError::Shared)?;
-                self.sources = Some(Arc::clone(&sources));
-                sources
+impl ChunkAggregator {
+    /// Aggregates the rows dealt to output partition `partition`, a chunk of buckets at
+    /// a time, into batches of `batch_size` rows.
+    fn aggregate_partition(
+        &self,
+        sources: &[SourceDeal],
+        partition: usize,
+        metrics: &BaselineMetrics,
+        batch_size: usize,
+    ) -> Result<Vec<RecordBatch>> {
+        let mut coalescer = BatchCoalescer::new(Arc::clone(&self.schema), batch_size);
+        let mut output = Vec::new();
+        let mut next_bucket = 0;
+        while next_bucket < BUCKETS {
+            let mut chunk: Vec<&[DealtRow]> = Vec::new();
+            let mut chunk_rows = 0;
+            while next_bucket < BUCKETS && chunk_rows < CHUNK_ROWS {
+                for source in sources {
+                    let rows = &source.buckets[partition * BUCKETS + next_bucket];
+                    chunk_rows += rows.len();
+                    chunk.push(rows);
+                }
+                next_bucket += 1;
             }
-        };
-        let mut chunk: Vec<&[DealtRow]> = Vec::new();
-        let mut chunk_rows = 0;
-        while self.next_bucket < BUCKETS && chunk_rows < CHUNK_ROWS {
-            for source in sources.iter() {
-                let rows = &source.buckets[self.partition * BUCKETS + self.next_bucket];
-                chunk_rows += rows.len();
-                chunk.push(rows);
+            if chunk_rows > 0 {
+                let timer = metrics.elapsed_compute().timer();
+                let groups = self.aggregate_chunk(&chunk)?;
+                timer.done();
+                metrics.record_output(groups.num_rows());
+                coalescer.push_batch(groups)?;
             }
-            self.next_bucket += 1;
+            while let Some(batch) = coalescer.next_completed_batch() {
+                output.push(batch);
+            }
         }
-        if chunk_rows > 0 {
-            let timer = self.metrics.elapsed_compute().timer();
-            let groups = self.deal.aggregate_chunk(&chunk)?;
-            timer.done();
-            self.metrics.record_output(groups.num_rows());
-            self.coalescer.push_batch(groups)?;
+        coalescer.finish_buffered_batch()?;
+        while let Some(batch) = coalescer.next_completed_batch() {
+            output.push(batch);
         }
-        if self.next_bucket == BUCKETS {
-            self.coalescer.finish_buffered_batch()?;
-        }
-        let mut completed = Vec::new();
-        while let Some(batch) = self.coalescer.next_completed_batch() {
-            completed.push(batch);
-        }
-        Ok(Some(completed))
+        Ok(output)
     }
-}
 
-impl RowDeal {
     /// The groups of the rows in `chunk` (whole buckets, so no key is outside it), each
     /// key with its aggregate.
     fn aggregate_chunk(&self, chunk: &[&[DealtRow]]) -> Result<RecordBatch> {
@@ -487,7 +506,7 @@ impl RowDeal {
         }
         let values = accumulator.evaluate(EmitTo::All)?;
         Ok(RecordBatch::try_new(
-            self.aggregate.schema(),
+            Arc::clone(&self.schema),
             vec![table.take_keys()?, values],
         )?)
     }
@@ -561,21 +580,17 @@ impl ExecutionPlan for BucketedAggregateExec {
                 deal.partitions
             );
         }
-        let output = PartitionOutput {
-            dealt: deal.dealt_rows(&context)?,
-            sources: None,
-            partition,
-            next_bucket: 0,
-            coalescer: BatchCoalescer::new(
-                self.schema(),
-                context.session_config().batch_size().max(1),
-            ),
-            metrics: BaselineMetrics::new(&deal.metrics, partition),
-            deal,
-        };
-        let output = stream::try_unfold(output, |mut output| async move {
-            let batches = output.next_batches().await?;
-            Ok::<_, DataFusionError>(batches.map(|batches| (batches, output)))
+        let dealt = deal.dealt_rows(&context)?;
+        let output = stream::once(async move {
+            let outputs = dealt.await.map_err(DataFusionError::Shared)?;
+            let taken = outputs[partition]
+                .lock()
+                .map_err(|_| DataFusionError::Internal("BucketedAggregateExec lock".into()))?
+                .take();
+            match taken {
+                Some(batches) => Ok(batches),
+                None => internal_err!("BucketedAggregateExec partition {partition} taken twice"),
+            }
         })
         .map_ok(|batches| stream::iter(batches.into_iter().map(Ok)))
         .try_flatten();
