@@ -94,6 +94,8 @@ pub(crate) struct EventAggregate {
 }
 
 impl EventAggregate {
+    /// The aggregate `evaluator` evaluates, over arguments with `ts` at `ts_index` and
+    /// the conditions after it.
     pub(crate) fn new(
         evaluator: impl GroupEvaluator,
         ts_index: usize,

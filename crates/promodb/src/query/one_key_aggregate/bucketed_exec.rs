@@ -142,11 +142,11 @@ impl BucketedAggregateExec {
 }
 
 impl RowDeal {
-    /// The rows of every input partition, dealt, for one output partition's stream: the
-    /// first `execute` of a run of the plan makes the deal, which starts (on tasks of
-    /// its own) when a stream first waits for it, and every output partition of the run
-    /// shares it. The streams hold it: once the last one is dropped the dealing tasks
-    /// stop and the rows are freed.
+    /// The deal and every output partition's batches, for one output partition's
+    /// stream: the first `execute` of a run of the plan makes the deal, which starts (on
+    /// tasks of its own) when a stream first waits for it, and every output partition of
+    /// the run shares it. The streams hold it: once the last one is dropped its tasks are
+    /// aborted and the rows are freed.
     fn dealt_rows(&self, context: &Arc<TaskContext>) -> Result<SharedDeal> {
         let mut exchange = self
             .exchange
@@ -172,7 +172,8 @@ impl RowDeal {
         Ok(dealt)
     }
 
-    /// The deal of every input partition, started when first awaited.
+    /// The deal of every input partition, then the aggregation of every output
+    /// partition, started when first awaited.
     fn start(&self, context: Arc<TaskContext>) -> SharedDeal {
         let input = Arc::clone(self.aggregate.input());
         let key = self
