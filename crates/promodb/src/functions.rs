@@ -37,6 +37,32 @@ pub use sequence_match::{SequenceMatch, sequence_count_udaf, sequence_match_udaf
 pub use utc_date_trunc::{UtcDateTrunc, utc_date_trunc_udf};
 pub use window_funnel::{WindowFunnel, window_funnel_times_udaf, window_funnel_udaf};
 
+/// The functions whose state keeps every input row of its group (the event sequences of
+/// funnels and patterns), so that a partial aggregation cannot make it smaller.
+enum EventSequence<'a> {
+    Funnel(&'a WindowFunnel),
+    Pattern(&'a SequenceMatch),
+}
+
+impl EventSequence<'_> {
+    fn of(function: &AggregateUDF) -> Option<EventSequence<'_>> {
+        let function = function.inner();
+        if let Some(funnel) = function.downcast_ref::<WindowFunnel>() {
+            return Some(EventSequence::Funnel(funnel));
+        }
+        function
+            .downcast_ref::<SequenceMatch>()
+            .map(EventSequence::Pattern)
+    }
+
+    fn event_aggregate(&self, args: &AccumulatorArgs) -> Result<EventAggregate> {
+        match self {
+            EventSequence::Funnel(funnel) => funnel.event_aggregate(args),
+            EventSequence::Pattern(pattern) => pattern.event_aggregate(args),
+        }
+    }
+}
+
 /// The event-sequence aggregate (funnel or sequence pattern) `aggregate` computes over
 /// rows of `input_schema`, taken apart for an aggregation that reads its rows itself;
 /// `None` for any other aggregate.
@@ -44,6 +70,7 @@ pub(crate) fn event_aggregate(
     aggregate: &AggregateFunctionExpr,
     input_schema: &SchemaRef,
 ) -> Option<Result<EventAggregate>> {
+    let function = EventSequence::of(aggregate.fun())?;
     let exprs = aggregate.expressions();
     let fields = match exprs
         .iter()
@@ -64,22 +91,13 @@ pub(crate) fn event_aggregate(
         is_distinct: aggregate.is_distinct(),
         exprs: &exprs,
     };
-    let function = aggregate.fun().inner();
-    if let Some(funnel) = function.downcast_ref::<WindowFunnel>() {
-        return Some(funnel.event_aggregate(&args));
-    }
-    if let Some(sequence) = function.downcast_ref::<SequenceMatch>() {
-        return Some(sequence.event_aggregate(&args));
-    }
-    None
+    Some(function.event_aggregate(&args))
 }
 
 /// Whether the aggregate's state keeps every input row of its group (the event sequences
 /// of funnels and patterns), so that a partial aggregation cannot make it smaller.
 pub(crate) fn keeps_every_row(function: &AggregateUDF) -> bool {
-    let function = function.inner();
-    function.downcast_ref::<WindowFunnel>().is_some()
-        || function.downcast_ref::<SequenceMatch>().is_some()
+    EventSequence::of(function).is_some()
 }
 
 /// Every aggregate function promodb adds to SQL.
