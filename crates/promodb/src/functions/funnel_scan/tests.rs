@@ -182,15 +182,19 @@ fn events_by_stable_sort(rows: &[EventRow], steps: usize, noise: bool) -> Vec<(i
     events
 }
 
-#[test]
-fn events_are_walked_in_the_order_of_a_stable_sort_by_ts_and_step() {
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |bound: u64| {
+/// A small deterministic generator: each call gives a number below its bound.
+fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |bound| {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         seed % bound
-    };
+    }
+}
+
+#[test]
+fn events_are_walked_in_the_order_of_a_stable_sort_by_ts_and_step() {
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     for case in 0..500 {
         let steps = 1 + next(5) as usize;
         let len = next(12) as usize;
@@ -245,4 +249,39 @@ fn one_scratch_serves_many_groups() {
     assert_eq!((second.level, second.times), (0, vec![]));
     let third = spec.scan(&rows(&[(7, A), (30, B)]), &mut chains);
     assert_eq!((third.level, third.times), (1, vec![7]));
+}
+
+#[test]
+fn the_default_scan_finds_the_level_of_the_chain_scan() {
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+    for case in 0..3000 {
+        let steps = 2 + next(31) as usize;
+        let len = next(40) as usize;
+        let spread = [3, 30, 1000][next(3) as usize];
+        // Near the ends of i64 too, where the window saturates.
+        let base = [0, i64::MIN, i64::MAX - 1000][next(3) as usize];
+        let window = [0, 5, 10, i64::MAX][next(4) as usize];
+        let mut rows: Vec<EventRow> = (0..len)
+            .map(|_| {
+                let bits = next(3) as u32;
+                let mask = (0..bits).fold(0, |m, _| m | 1 << next(steps as u64));
+                EventRow {
+                    ts: base.saturating_add(next(spread) as i64),
+                    mask,
+                }
+            })
+            .collect();
+        rows.sort_by_key(|r| r.ts);
+        let spec = FunnelSpec {
+            window,
+            steps,
+            modes: FunnelModes::default(),
+        };
+        let chains = spec.scan_levels(&rows, &mut LevelChains::new(steps, false));
+        assert_eq!(
+            spec.scan_default(&rows).level,
+            chains.level,
+            "case {case}: window {window}, {steps} steps, {rows:?}"
+        );
+    }
 }
