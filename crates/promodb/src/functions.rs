@@ -2,6 +2,7 @@
 //! (DataFusion `functions-aggregate` style).
 
 mod arg_max;
+mod condition_bits;
 mod distinct_count;
 mod event_groups;
 mod funnel_args;
@@ -26,9 +27,10 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 
 pub use arg_max::{ArgExtreme, arg_max_udaf, arg_min_udaf};
+pub(crate) use condition_bits::ConditionBits;
 pub(crate) use distinct_count::has_per_group_values;
 pub use distinct_count::{DistinctCount, distinct_count_udaf};
-pub(crate) use event_groups::{EventAggregate, EventGroups, EventRow};
+pub(crate) use event_groups::{EventAggregate, EventRow};
 pub(crate) use list_element::ListElementRewrite;
 pub use list_element::{ListElement, list_element_udf};
 pub use retention::{Retention, retention_udaf};

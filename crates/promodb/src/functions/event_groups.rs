@@ -16,6 +16,7 @@ use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, UInt32T
 use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 
+use super::condition_bits::gather_bits;
 use super::one_group::Regroup;
 use super::row_filter::included;
 
@@ -36,6 +37,38 @@ pub(crate) struct GroupedRows {
 }
 
 impl GroupedRows {
+    /// The rows `rows()` yields as `(group, row)`, of groups `0..groups`, bucketed by
+    /// group (a stable counting sort: `rows` is called twice and must yield the same
+    /// rows), with rows matching no condition dropped unless `keep_noise`; and whether
+    /// each group had a row at all.
+    fn bucketed<I>(groups: usize, keep_noise: bool, rows: impl Fn() -> I) -> (Self, Vec<bool>)
+    where
+        I: Iterator<Item = (usize, EventRow)>,
+    {
+        let mut seen = vec![false; groups];
+        let mut offsets = vec![0usize; groups + 1];
+        for (group, row) in rows() {
+            seen[group] = true;
+            offsets[group + 1] += usize::from(keep_noise || row.mask != 0);
+        }
+        for i in 0..groups {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut cursor = offsets.clone();
+        let mut bucketed = vec![EventRow { ts: 0, mask: 0 }; offsets[groups]];
+        for (group, row) in rows() {
+            if keep_noise || row.mask != 0 {
+                bucketed[cursor[group]] = row;
+                cursor[group] += 1;
+            }
+        }
+        let rows = GroupedRows {
+            offsets,
+            rows: bucketed,
+        };
+        (rows, seen)
+    }
+
     /// Each group's rows, in group order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &[EventRow]> {
         self.offsets.windows(2).map(|w| &self.rows[w[0]..w[1]])
@@ -116,24 +149,32 @@ impl EventAggregate {
         values: &[ArrayRef],
         filter: Option<&BooleanArray>,
         masks: &mut Vec<u32>,
-        mut each: impl FnMut(usize, Option<EventRow>),
+        each: impl FnMut(usize, Option<EventRow>),
     ) -> Result<()> {
-        let ts = as_int64(&values[self.ts_index])?;
         let conditions: Vec<&BooleanArray> = values[self.ts_index + 1..]
             .iter()
             .map(|c| c.as_boolean())
             .collect();
-        let mut nulls = ts.nulls().cloned();
-        for condition in &conditions {
-            nulls = NullBuffer::union(nulls.as_ref(), condition.nulls());
+        let ts = &values[self.ts_index];
+        let condition_nulls = gather_bits(&conditions, ts.len(), masks);
+        self.read_bits(ts, condition_nulls.as_ref(), masks, filter, each)
+    }
+
+    /// [`Self::read_rows`] of a batch whose condition bits were computed already: `ts`,
+    /// the rows on which some condition is NULL, and each row's bits.
+    pub(crate) fn read_bits(
+        &self,
+        ts: &ArrayRef,
+        condition_nulls: Option<&NullBuffer>,
+        masks: &[u32],
+        filter: Option<&BooleanArray>,
+        mut each: impl FnMut(usize, Option<EventRow>),
+    ) -> Result<()> {
+        if masks.len() != ts.len() {
+            return internal_err!("{} condition bits for {} rows", masks.len(), ts.len());
         }
-        masks.clear();
-        masks.resize(ts.len(), 0);
-        for (bit, condition) in conditions.iter().enumerate() {
-            for row in condition.values().set_indices() {
-                masks[row] |= 1 << bit;
-            }
-        }
+        let ts = as_int64(ts)?;
+        let nulls = NullBuffer::union(ts.nulls(), condition_nulls);
         let times = ts.values();
         let every_row = nulls.as_ref().is_none_or(|n| n.null_count() == 0) && filter.is_none();
         for (row, (&ts, &mask)) in times.iter().zip(masks.iter()).enumerate() {
@@ -143,9 +184,26 @@ impl EventAggregate {
         Ok(())
     }
 
+    /// Where `ts` is among the aggregate's arguments; the conditions follow it.
+    pub(crate) fn ts_index(&self) -> usize {
+        self.ts_index
+    }
+
     /// Whether rows matching no condition are kept in a group's rows.
     pub(crate) fn keeps_noise(&self) -> bool {
         self.evaluator.keeps_noise()
+    }
+
+    /// One value per group of `groups` groups, from every row the aggregate takes, as
+    /// `(group, row)` in arrival order (`rows` is called twice and must yield the same
+    /// rows): what an aggregation that finds its rows' groups itself evaluates.
+    pub(crate) fn evaluate_rows<I>(&self, groups: usize, rows: impl Fn() -> I) -> Result<ArrayRef>
+    where
+        I: Iterator<Item = (usize, EventRow)>,
+    {
+        let (mut grouped, seen) = GroupedRows::bucketed(groups, self.keeps_noise(), rows);
+        grouped.sort_each_by_ts();
+        self.evaluate(&grouped, &seen)
     }
 
     /// One value per group of `groups` (rows sorted by `ts`); `seen[i]` tells whether
@@ -237,24 +295,18 @@ impl EventGroups {
     fn take_groups(&mut self, emit_to: EmitTo) -> (GroupedRows, Vec<bool>) {
         let seen = emit_to.take_needed(&mut self.seen);
         let taken = seen.len();
-        let mut offsets = vec![0usize; taken + 1];
-        for &group in &self.group_of {
-            if (group as usize) < taken {
-                offsets[group as usize + 1] += 1;
-            }
-        }
-        for i in 0..taken {
-            offsets[i + 1] += offsets[i];
-        }
-        let mut cursor = offsets.clone();
-        let mut rows = vec![EventRow { ts: 0, mask: 0 }; offsets[taken]];
+        // The rows were filtered as they were added: keep every one.
+        let (groups, _) = GroupedRows::bucketed(taken, true, || {
+            self.group_of
+                .iter()
+                .zip(&self.rows)
+                .filter(|(group, _)| (**group as usize) < taken)
+                .map(|(&group, &row)| (group as usize, row))
+        });
         let mut kept = 0;
         for i in 0..self.rows.len() {
             let group = self.group_of[i] as usize;
-            if group < taken {
-                rows[cursor[group]] = self.rows[i];
-                cursor[group] += 1;
-            } else {
+            if group >= taken {
                 self.group_of[kept] = (group - taken) as u32;
                 self.rows[kept] = self.rows[i];
                 kept += 1;
@@ -262,7 +314,7 @@ impl EventGroups {
         }
         self.group_of.truncate(kept);
         self.rows.truncate(kept);
-        (GroupedRows { offsets, rows }, seen)
+        (groups, seen)
     }
 }
 

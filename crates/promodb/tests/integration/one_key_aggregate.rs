@@ -297,6 +297,14 @@ fn event_aggregations() -> Vec<String> {
         format!("window_funnel_times(INTERVAL '30 seconds', {ts}, v > 0, v > 50, v > 100)"),
         format!("sequence_match('(?1)(?2)', {ts}, v > 0, v > 50)"),
         format!("sequence_count('(?1)(?t<30)(?2)', {seconds}, v < 0, v > 50)"),
+        // Steps that compare one text column with literals: short, empty, 12 bytes, long,
+        // repeated, on either side; and a column of each string type.
+        format!("window_funnel(INTERVAL '1 minute', {ts}, s = 's1', s = 's2', 's3' = s, s = 's1')"),
+        format!(
+            "window_funnel(INTERVAL '1 hour', {ts}, k_view = 'c1', k_view = 'promo-channel-4', \
+             k_view = '000000000002', k_view = '', k_view = 'promo-channel-44444')"
+        ),
+        format!("sequence_count('(?1)(?2)', {ts}, k_large = 'c6', k_large = 'promo-channel-9')"),
     ];
     let keys = ["k_i64", "k_i32", "k_u64", "k_date", "k_ts", "k_i32 % 7"];
     keys.iter()

@@ -42,7 +42,6 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, internal_err};
 use datafusion::execution::TaskContext;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
-use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::aggregates::AggregateExec;
@@ -60,7 +59,7 @@ use datafusion::physical_plan::{
 use futures::future::{BoxFuture, Shared, try_join_all};
 use futures::{FutureExt, StreamExt, TryStreamExt, stream};
 
-use crate::functions::{EventAggregate, EventGroups, EventRow, event_aggregate};
+use crate::functions::{ConditionBits, EventAggregate, EventRow, event_aggregate};
 
 use super::exec::aggregate_over;
 use super::group_table::GroupTable;
@@ -183,6 +182,9 @@ impl RowDeal {
             .first()
             .map(|(key, _)| Arc::clone(key));
         let arguments = self.aggregate.aggr_expr()[0].expressions();
+        let ts_index = self.events.ts_index();
+        let ts = Arc::clone(&arguments[ts_index]);
+        let conditions = ConditionBits::new(&arguments[ts_index + 1..], &input.schema());
         let filter = self.aggregate.filter_expr()[0].clone();
         let events = self.events.clone();
         let chunks = ChunkAggregator {
@@ -206,7 +208,8 @@ impl RowDeal {
                     let dealer = Dealer {
                         expected_rows: exact_rows(&input, source),
                         key: Arc::clone(&key),
-                        arguments: arguments.clone(),
+                        ts: Arc::clone(&ts),
+                        conditions: conditions.clone(),
                         filter: filter.clone(),
                         events: events.clone(),
                         partitions,
@@ -314,7 +317,9 @@ struct Dealer {
     /// How many rows the input partition holds, if known.
     expected_rows: Option<usize>,
     key: Arc<dyn PhysicalExpr>,
-    arguments: Vec<Arc<dyn PhysicalExpr>>,
+    /// The aggregate's `ts` argument, and how its conditions' bits are computed.
+    ts: Arc<dyn PhysicalExpr>,
+    conditions: ConditionBits,
     filter: Option<Arc<dyn PhysicalExpr>>,
     events: EventAggregate,
     partitions: usize,
@@ -361,21 +366,19 @@ impl Dealer {
         create_hashes([&keys], REPARTITION_RANDOM_STATE.random_state(), hashes)?;
         let keys = to_i64(&keys)?;
         let key_nulls = keys.nulls().filter(|nulls| nulls.null_count() > 0);
-        let values = self
-            .arguments
-            .iter()
-            .map(|argument| argument.evaluate(batch)?.into_array(count))
-            .collect::<Result<Vec<ArrayRef>>>()?;
+        let ts = self.ts.evaluate(batch)?.into_array(count)?;
+        let condition_nulls = self.conditions.evaluate(batch, masks)?;
         let filter = match &self.filter {
             Some(filter) => Some(filter.evaluate(batch)?.into_array(count)?),
             None => None,
         };
         let partition_of = PartitionOf::new(self.partitions);
         let bucket_shift = 64 - BUCKETS.trailing_zeros();
-        self.events.read_rows(
-            &values,
-            filter.as_ref().map(|filter| filter.as_boolean()),
+        self.events.read_bits(
+            &ts,
+            condition_nulls.as_ref(),
             masks,
+            filter.as_ref().map(|filter| filter.as_boolean()),
             |row, event| {
                 let hash = hashes[row];
                 let bucket = partition_of.of(hash) * BUCKETS + (hash >> bucket_shift) as usize;
@@ -497,15 +500,14 @@ impl ChunkAggregator {
         let mut table = IntGroupTable::new(self.key_type.clone());
         let mut groups = Vec::new();
         table.intern(&keys, &mut groups)?;
-        let mut accumulator = EventGroups::new(self.events.clone());
-        accumulator.resize(table.len())?;
-        let mut groups = groups.iter();
-        for rows in chunk {
-            for (row, &group) in rows.iter().zip(&mut groups) {
-                accumulator.add(group, row.event());
-            }
-        }
-        let values = accumulator.evaluate(EmitTo::All)?;
+        let rows = || {
+            chunk
+                .iter()
+                .flat_map(|rows| rows.iter())
+                .zip(&groups)
+                .filter_map(|(row, &group)| row.event().map(|event| (group, event)))
+        };
+        let values = self.events.evaluate_rows(table.len(), rows)?;
         Ok(RecordBatch::try_new(
             Arc::clone(&self.schema),
             vec![table.take_keys()?, values],
