@@ -25,7 +25,7 @@ use crate::storage::{Segment, TableStore};
 /// returned before it and none half), keeps only the segments whose `[min ts, max ts]`
 /// meets the range the filters allow and whose key filters may hold the keys a filter
 /// pins a BIGINT column to (`user_id = 476`, `order_id IN (...)`), and spreads them over
-/// the session's partitions in consecutive runs.
+/// the session's partitions.
 /// Filters are reported `Inexact`: DataFusion still applies them row by row.
 pub struct PromoTable {
     store: Arc<TableStore>,
@@ -117,8 +117,16 @@ impl TableProvider for PromoTable {
             .max(1)
             .min(kept.len().max(1));
         let mut groups: Vec<Vec<RecordBatch>> = vec![Vec::new(); partitions];
-        for (segment, partition) in kept.iter().zip(contiguous_shares(&kept, partitions)) {
-            groups[partition].push(self.batch_for_schema(segment)?);
+        let mut rows = vec![0usize; partitions];
+        for segment in kept {
+            // Least-loaded partition first, so partitions finish together.
+            let (target, _) = rows
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, r)| **r)
+                .expect("at least one partition");
+            rows[target] += segment.num_rows();
+            groups[target].push(self.batch_for_schema(segment)?);
         }
 
         let mut source =
@@ -129,24 +137,6 @@ impl TableProvider for PromoTable {
         }
         Ok(DataSourceExec::from_data_source(source))
     }
-}
-
-/// The partition of each of `segments` (in order): consecutive runs of about the same
-/// number of rows. A table appended in time order so gives each partition one stretch of
-/// time, and a partition's rows of one key are in order and, read partition after
-/// partition, in the table's order (what keeps a funnel's per-user rows sorted).
-fn contiguous_shares(segments: &[&Arc<Segment>], partitions: usize) -> Vec<usize> {
-    let total: usize = segments.iter().map(|s| s.num_rows()).sum();
-    let mut before = 0;
-    segments
-        .iter()
-        .map(|segment| {
-            // The partition whose share holds the segment's middle row.
-            let middle = before + segment.num_rows() / 2;
-            before += segment.num_rows();
-            (middle * partitions / total.max(1)).min(partitions - 1)
-        })
-        .collect()
 }
 
 /// Rows above which the key filters a lookup still needs are built on several threads.
@@ -178,42 +168,4 @@ fn build_missing_key_filters(segments: &[&Arc<Segment>], lookups: &[KeyLookup], 
             });
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use datafusion::arrow::array::Int64Array;
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-
-    use super::*;
-
-    fn segments(rows: &[usize]) -> Vec<Arc<Segment>> {
-        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
-        rows.iter()
-            .map(|&n| {
-                let values = Int64Array::from_iter_values(0..n as i64);
-                let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(values)])
-                    .expect("batch");
-                Arc::new(Segment::new(batch, None))
-            })
-            .collect()
-    }
-
-    fn shares(rows: &[usize], partitions: usize) -> Vec<usize> {
-        let segments = segments(rows);
-        let refs: Vec<&Arc<Segment>> = segments.iter().collect();
-        contiguous_shares(&refs, partitions)
-    }
-
-    #[test]
-    fn segments_go_to_partitions_in_consecutive_runs_of_equal_rows() {
-        assert_eq!(shares(&[10; 6], 2), [0, 0, 0, 1, 1, 1]);
-        assert_eq!(shares(&[10; 7], 3), [0, 0, 1, 1, 1, 2, 2]);
-        // A big segment takes a partition's share on its own.
-        assert_eq!(shares(&[100, 10, 10, 10, 10], 2), [0, 1, 1, 1, 1]);
-        assert_eq!(shares(&[10, 10, 100, 10], 3), [0, 0, 1, 2]);
-        assert_eq!(shares(&[5], 1), [0]);
-        assert_eq!(shares(&[0, 0], 2), [0, 0]);
-        assert!(shares(&[], 2).is_empty());
-    }
 }
