@@ -7,6 +7,7 @@ mod distinct_count;
 mod event_groups;
 mod funnel_args;
 mod funnel_scan;
+mod grouped_rows;
 mod list_element;
 mod one_group;
 mod retention;

@@ -24,10 +24,9 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 
-use super::event_groups::{
-    EventAggregate, EventGroups, EventRow, GroupEvaluator, GroupedRows, state_fields,
-};
+use super::event_groups::{EventAggregate, EventGroups, EventRow, GroupEvaluator, state_fields};
 use super::funnel_args::MAX_STEPS;
+use super::grouped_rows::GroupedRows;
 use super::one_group::OneGroup;
 use super::sequence_pattern::{SequencePattern, TooSlow};
 

@@ -34,9 +34,10 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::event_groups::{EventAggregate, EventGroups, GroupEvaluator, GroupedRows, state_fields};
+use super::event_groups::{EventAggregate, EventGroups, GroupEvaluator, state_fields};
 use super::funnel_args::FunnelLayout;
 use super::funnel_scan::{FunnelSpec, LevelChains};
+use super::grouped_rows::GroupedRows;
 use super::one_group::OneGroup;
 
 /// What the function returns.
