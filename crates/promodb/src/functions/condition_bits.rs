@@ -86,8 +86,12 @@ pub(crate) fn gather_bits(
 pub(crate) struct TextEqualities {
     /// The column's index in the batch.
     column: usize,
-    /// Each distinct literal, with the bits of the conditions that compare with it.
-    literals: Vec<TextLiteral>,
+    /// Each distinct literal, with the bits of the conditions that compare with it: those
+    /// of up to 12 bytes (whole in a string view), and the longer ones.
+    short: Vec<TextLiteral>,
+    long: Vec<TextLiteral>,
+    /// The short literals by length, when no two have the same length.
+    short_by_length: Option<Box<ShortByLength>>,
 }
 
 /// A literal and the bits of the conditions equal to it.
@@ -146,9 +150,13 @@ impl TextEqualities {
                 None => literals.push(TextLiteral::new(text, 1 << bit)),
             }
         }
+        let (short, long): (Vec<TextLiteral>, Vec<TextLiteral>) =
+            literals.into_iter().partition(TextLiteral::is_inline);
         Some(TextEqualities {
             column: column?,
-            literals,
+            short_by_length: ShortByLength::new(&short).map(Box::new),
+            short,
+            long,
         })
     }
 
@@ -168,24 +176,22 @@ impl TextEqualities {
     /// (with the literal's length), a long one compares the text only when the view's
     /// length and first bytes agree.
     fn view_bits(&self, values: &StringViewArray, masks: &mut Vec<u32>) {
-        let (short, long): (Vec<TextLiteral>, Vec<TextLiteral>) = self
-            .literals
-            .iter()
-            .cloned()
-            .partition(TextLiteral::is_inline);
         let views = values.views();
-        match ShortByLength::new(&short) {
+        match &self.short_by_length {
             Some(by_length) => masks.extend(views.iter().map(|&view| by_length.bits(view))),
             None => masks.extend(views.iter().map(|&view| {
-                short.iter().fold(0, |bits, literal| {
+                self.short.iter().fold(0, |bits, literal| {
                     bits | literal.bits
                         & u32::from(view & literal.view_mask == literal.view).wrapping_neg()
                 })
             })),
         }
-        for literal in long {
+        for literal in &self.long {
             for (row, &view) in views.iter().enumerate() {
-                if view & literal.view_mask == literal.view && values.value(row) == literal.text {
+                if view & literal.view_mask == literal.view
+                    && values.is_valid(row)
+                    && values.value(row) == literal.text
+                {
                     masks[row] |= literal.bits;
                 }
             }
@@ -196,8 +202,9 @@ impl TextEqualities {
     fn text_bits<'a>(&self, values: impl Iterator<Item = Option<&'a str>>, masks: &mut Vec<u32>) {
         masks.extend(values.map(|value| {
             value.map_or(0, |value| {
-                self.literals
+                self.short
                     .iter()
+                    .chain(&self.long)
                     .filter(|literal| literal.text == value)
                     .fold(0, |bits, literal| bits | literal.bits)
             })
@@ -207,6 +214,7 @@ impl TextEqualities {
 
 /// Short literals (up to 12 bytes) of different lengths, found by a row's length: one
 /// comparison a row, without a branch.
+#[derive(Debug, Clone)]
 struct ShortByLength {
     /// At index n, the literal of n bytes (for n <= 12), as its view, the bits of the
     /// view it fills, and its condition bits; index 13 (longer texts) and lengths without
@@ -265,8 +273,10 @@ mod tests {
 
     use super::*;
 
-    const TEXTS: [Option<&str>; 9] = [
+    const TEXTS: [Option<&str>; 11] = [
         Some("view"),
+        Some("cart"),
+        Some("pay"),
         None,
         Some(""),
         Some("add_to_cart"),
@@ -298,7 +308,9 @@ mod tests {
 
     #[test]
     fn equalities_of_one_text_column_read_it_once_whatever_its_string_type() {
-        let literals = [
+        // Short literals of different lengths (found by length), then with two of one
+        // length ("view" and "cart": compared one by one).
+        let distinct_lengths = vec![
             "view",
             "",
             "promo-channel-4",
@@ -307,6 +319,14 @@ mod tests {
             "promo-channel-44",
             "add_to_cart",
         ];
+        let mut shared_length = distinct_lengths.clone();
+        shared_length.extend(["cart", "pay", "promo-channel-5"]);
+        for literals in [distinct_lengths, shared_length] {
+            equalities_give_the_bits_of_each_condition(&literals);
+        }
+    }
+
+    fn equalities_give_the_bits_of_each_condition(literals: &[&str]) {
         let columns: [ArrayRef; 3] = [
             Arc::new(StringViewArray::from_iter(TEXTS)),
             Arc::new(StringArray::from_iter(TEXTS)),
@@ -328,13 +348,17 @@ mod tests {
                 col("t", &schema).expect("column"),
             ));
             let bits = ConditionBits::new(&conditions, &schema);
-            assert!(matches!(bits, ConditionBits::TextEqualities(_)), "{bits:?}");
-            let numbers = Arc::new(datafusion::arrow::array::Int64Array::from(vec![0; 9]));
+            let ConditionBits::TextEqualities(equalities) = &bits else {
+                panic!("not recognized: {bits:?}");
+            };
+            let two_of_one_length = literals.contains(&"cart");
+            assert_eq!(equalities.short_by_length.is_none(), two_of_one_length);
+            let numbers = Arc::new(datafusion::arrow::array::Int64Array::from(vec![0; 11]));
             let batch =
                 RecordBatch::try_new(Arc::new(schema), vec![numbers, values]).expect("batch");
             let mut masks = Vec::new();
             let nulls = bits.evaluate(&batch, &mut masks).expect("evaluate");
-            let expected = expected(&literals);
+            let expected = expected(literals);
             assert_eq!(masks.len(), expected.len());
             for (row, text) in TEXTS.iter().enumerate() {
                 match text {

@@ -202,6 +202,9 @@ impl FunnelSpec {
     /// Equal timestamps run step by step; several rows' events of one step at one time
     /// are one event, since the second finds the chains the first left.
     fn scan_default(&self, rows: &[EventRow]) -> FunnelResult {
+        // Level 0 is reached within the window only for a window of 0 or more, which
+        // the arguments check.
+        debug_assert!(self.window >= 0);
         let mut first = [0i64; 33];
         let mut reached: u64 = 1;
         let all_reached = 1u64 << self.steps;

@@ -252,6 +252,32 @@ fn one_scratch_serves_many_groups() {
 }
 
 #[test]
+fn the_default_scan_reaches_32_steps() {
+    let spec = FunnelSpec {
+        window: 31,
+        steps: 32,
+        modes: FunnelModes::default(),
+    };
+    let rows: Vec<EventRow> = (0..32)
+        .map(|k| EventRow {
+            ts: k as i64,
+            mask: 1 << k,
+        })
+        .collect();
+    assert_eq!(spec.scan_default(&rows).level, 32);
+    // One step later than the window allows: the last step is not reached.
+    let late = [
+        &rows[..31],
+        &[EventRow {
+            ts: 32,
+            mask: 1 << 31,
+        }],
+    ]
+    .concat();
+    assert_eq!(spec.scan_default(&late).level, 31);
+}
+
+#[test]
 fn the_default_scan_finds_the_level_of_the_chain_scan() {
     let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
     for case in 0..3000 {
