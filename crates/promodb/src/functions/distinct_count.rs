@@ -16,6 +16,7 @@
 //! (`count(x)`, `count(*)`, other types, windows) goes to DataFusion's own `count`.
 
 mod distinct_values;
+mod value_bits;
 
 use std::sync::Arc;
 

@@ -10,7 +10,8 @@ use promodb::arrow::datatypes::Schema;
 use crate::common::{query, table, text_order_fields};
 
 /// 40 small batches of order lines over 2 hours: orders of 1-3 lines, repeat buyers,
-/// lines of one order sometimes split across batches.
+/// lines of one order sometimes split across batches, and a few order ids far from the
+/// others.
 fn many_orders() -> PromoDb {
     let db = PromoDb::builder()
         .with_target_partitions(2)
@@ -37,7 +38,13 @@ fn many_orders() -> PromoDb {
                         second % 60
                     )
                 }))),
-                column(&|r| r / 3 + r % 2),
+                column(&|r| {
+                    if r % 1000 == 999 {
+                        1_000_000_000_000 + r
+                    } else {
+                        r / 3 + r % 2
+                    }
+                }),
                 column(&|r| r * 31 % 613),
                 column(&|r| r % 17),
                 column(&|r| 1 + r % 3),
@@ -68,6 +75,20 @@ fn grouped_integer_distincts_match_datafusions_own_count() {
     let expected = table(&query(&db, theirs).expect("theirs"));
     assert_eq!(table(&query(&db, ours).expect("ours")), expected);
     assert!(expected.lines().count() > 400, "{expected}");
+
+    // Per hour, order ids and buyers lie close together and are counted as bits, until a
+    // far order id turns them back into a list.
+    let hourly_theirs = "SELECT date_trunc('hour', ts) AS hour, \
+                         count(DISTINCT CAST(order_id AS VARCHAR)) AS orders, \
+                         count(DISTINCT CAST(user_id AS VARCHAR)) AS buyers, \
+                         count(DISTINCT CAST(ts AS VARCHAR)) AS times \
+                         FROM orders GROUP BY 1 ORDER BY 1";
+    let hourly_ours = "SELECT date_trunc('hour', ts) AS hour, count(DISTINCT order_id) AS orders, \
+                       count(DISTINCT user_id) AS buyers, count(DISTINCT ts) AS times \
+                       FROM orders GROUP BY 1 ORDER BY 1";
+    let hourly = table(&query(&db, hourly_theirs).expect("theirs"));
+    assert_eq!(table(&query(&db, hourly_ours).expect("ours")), hourly);
+    assert_eq!(hourly.lines().count(), 2 + 4, "{hourly}");
 
     let single_theirs = "SELECT sku_id, count(DISTINCT CAST(user_id AS VARCHAR)) AS buyers \
                          FROM orders GROUP BY 1 ORDER BY 1";

@@ -10,11 +10,17 @@
 //!   misses on every insert (an open-addressing table per group was also slower on the
 //!   400 buyers of a minute: its branches mispredict); values that arrive nearly in
 //!   order are merged in one pass by the run-merging sort.
+//! - A list whose values turn out to lie close together (order ids within a minute or
+//!   an hour, which arrive interleaved) becomes a set of bits over their range
+//!   ([`ValueBits`]): adding a value sets a bit instead of sorting the list again. A
+//!   value too far away for the set's budget turns it back into a list.
 //!
 //! A final aggregation takes a partial state's list (which holds no repeats) as it is,
 //! so a group that one partition saw whole is counted without being sorted again.
 
 use datafusion::arrow::datatypes::ArrowNativeType;
+
+use super::value_bits::ValueBits;
 
 /// Values a group holds inline before it needs a list.
 const INLINE: usize = 4;
@@ -39,6 +45,8 @@ pub(super) enum DistinctValues<V> {
         values: Vec<V>,
         distinct: usize,
     },
+    /// Values close together, one bit each.
+    Bits(ValueBits),
 }
 
 impl<V: ArrowNativeType + Ord> Default for DistinctValues<V> {
@@ -71,6 +79,17 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
             DistinctValues::List { values, .. } => {
                 values.push(value);
                 1 + self.compact_when_grown()
+            }
+            DistinctValues::Bits(bits) => {
+                let words = bits.words();
+                if bits.insert(value) {
+                    return values_in_words::<V>(bits.words()) as isize
+                        - values_in_words::<V>(words) as isize;
+                }
+                let before = self.stored();
+                self.bits_to_list();
+                let listed = self.stored() as isize - before as isize;
+                listed + self.insert(value)
             }
             DistinctValues::Few { len, values } => {
                 let held = &values[..usize::from(*len)];
@@ -116,21 +135,39 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
                 values.extend_from_slice(more);
                 more.len() as isize + self.compact_when_grown()
             }
-            DistinctValues::Few { .. } | DistinctValues::Ascending(_) => {
+            DistinctValues::Few { .. } | DistinctValues::Ascending(_) | DistinctValues::Bits(_) => {
                 more.iter().map(|&value| self.insert(value)).sum()
             }
         }
     }
 
-    /// Compacts a list that has grown enough; returns the change in values stored.
+    /// Compacts a list that has grown enough, and turns it into bits if its values lie
+    /// close enough together; returns the change in values stored.
     fn compact_when_grown(&mut self) -> isize {
         match self {
             DistinctValues::List { values, distinct }
                 if values.len() >= COMPACT_MIN.max(COMPACT_GROWTH * *distinct) =>
             {
-                self.compact()
+                let before = values.len();
+                self.compact();
+                if let DistinctValues::List { values, .. } = self
+                    && let Some(bits) = ValueBits::from_sorted(values)
+                {
+                    *self = DistinctValues::Bits(bits);
+                }
+                self.stored() as isize - before as isize
             }
             _ => 0,
+        }
+    }
+
+    /// Turns bits back into a list (of the same values, without repeats).
+    fn bits_to_list(&mut self) {
+        if let DistinctValues::Bits(bits) = self {
+            let mut values = Vec::with_capacity(2 * bits.len());
+            bits.append_to(&mut values);
+            let distinct = values.len();
+            *self = DistinctValues::List { values, distinct };
         }
     }
 
@@ -148,18 +185,25 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
         }
     }
 
-    /// Values stored, repeats not yet removed included.
+    /// Values stored, repeats not yet removed included; for bits, the values that
+    /// would fill as much memory.
     pub(super) fn stored(&self) -> usize {
         match self {
             DistinctValues::Few { len, .. } => usize::from(*len),
             DistinctValues::Ascending(values) | DistinctValues::List { values, .. } => values.len(),
+            DistinctValues::Bits(bits) => values_in_words::<V>(bits.words()),
         }
     }
 
     /// The number of distinct values (deduplicates first).
     pub(super) fn count(&mut self) -> usize {
-        self.compact();
-        self.stored()
+        match self {
+            DistinctValues::Bits(bits) => bits.len(),
+            _ => {
+                self.compact();
+                self.stored()
+            }
+        }
     }
 
     /// Appends the distinct values to `out`, in no particular order.
@@ -172,8 +216,14 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
             DistinctValues::Ascending(values) | DistinctValues::List { values, .. } => {
                 out.extend_from_slice(values)
             }
+            DistinctValues::Bits(bits) => bits.append_to(out),
         }
     }
+}
+
+/// How many values of type `V` fill as much memory as `words` words of bits.
+fn values_in_words<V>(words: usize) -> usize {
+    (words * std::mem::size_of::<u64>()).div_ceil(std::mem::size_of::<V>())
 }
 
 #[cfg(test)]
@@ -224,6 +274,31 @@ mod tests {
         assert!(big.stored() < 2 * 6_000 + COMPACT_MIN, "{}", big.stored());
         assert_eq!(big.count(), 6_000);
         assert_eq!(sorted(&mut big), (-1_000..5_000).collect::<Vec<i64>>());
+    }
+
+    #[test]
+    fn interleaved_close_values_become_bits_until_one_is_far_away() {
+        let mut values = DistinctValues::<i64>::default();
+        let mut stored = 0isize;
+        // Order ids of one hour: a window of ids, each arriving a few times, out of
+        // order.
+        for i in 0..5_000i64 {
+            stored += values.insert(10_000 + (i * 7_919) % 3_000);
+        }
+        assert!(matches!(values, DistinctValues::Bits(_)));
+        assert_eq!(stored, values.stored() as isize);
+        assert_eq!(values.count(), 3_000);
+        // A far value turns the bits back into a list that still counts everything.
+        stored += values.insert(-1_000_000_000);
+        assert!(matches!(values, DistinctValues::List { .. }));
+        for i in 0..100 {
+            stored += values.insert(10_000 + i);
+        }
+        assert_eq!(stored, values.stored() as isize);
+        assert_eq!(values.count(), 3_001);
+        let mut expected: Vec<i64> = (10_000..13_000).collect();
+        expected.insert(0, -1_000_000_000);
+        assert_eq!(sorted(&mut values), expected);
     }
 
     #[test]
