@@ -6,7 +6,7 @@ mod catalog;
 mod dependencies;
 mod distinct_rewrite;
 mod key_lookup;
-mod one_key_aggregate;
+mod keyed_aggregate;
 mod provider;
 mod session;
 mod time_range;

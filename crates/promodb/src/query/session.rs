@@ -15,7 +15,7 @@ use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::sql::parser::DFParser;
 
 use super::distinct_rewrite::SingleDistinctWhereFaster;
-use super::one_key_aggregate::OneKeyAggregation;
+use super::keyed_aggregate::KeyedAggregation;
 use crate::functions::ListElementRewrite;
 
 use crate::error::{Error, Result};
@@ -64,7 +64,7 @@ pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
         .with_config(config)
         .with_default_features()
         .with_optimizer_rules(rules)
-        .with_physical_optimizer_rule(Arc::new(OneKeyAggregation))
+        .with_physical_optimizer_rule(Arc::new(KeyedAggregation))
         .build();
     state.register_function_rewrite(Arc::new(ListElementRewrite))?;
     Ok(SessionContext::new_with_state(state))

@@ -1,4 +1,4 @@
-//! What an aggregation by one key needs from its group table, and which key types have
+//! What an aggregation needs from the group table of each of its keys, and which key types have
 //! one.
 
 use datafusion::arrow::array::ArrayRef;

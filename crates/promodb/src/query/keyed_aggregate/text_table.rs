@@ -199,7 +199,7 @@ impl GroupTable for TextGroupTable {
         }
         if owner.overflowed {
             return Err(DataFusionError::ResourcesExhausted(
-                "an aggregation by one text key holds at most 4 GiB of keys longer than 12 \
+                "a text group table holds at most 4 GiB of keys longer than 12 \
                  bytes"
                     .into(),
             ));

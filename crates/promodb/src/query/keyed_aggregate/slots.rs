@@ -185,7 +185,7 @@ impl<K: SlotKey> GroupSlots<K> {
     pub(super) fn reserve(&mut self, additional: usize, owner: &impl GroupOwner<K>) -> Result<()> {
         if self.keys + additional >= EMPTY as usize {
             return Err(DataFusionError::ResourcesExhausted(format!(
-                "an aggregation by one key holds at most {} groups",
+                "a group table holds at most {} groups",
                 EMPTY - 1
             )));
         }

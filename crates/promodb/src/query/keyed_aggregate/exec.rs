@@ -1,5 +1,5 @@
-//! `OneKeyAggregateExec`: a DataFusion `AggregateExec` grouped by one integer-like or
-//! text key, run over one of promodb's group tables.
+//! `KeyedAggregateExec`: a DataFusion `AggregateExec` grouped by integer-like or text
+//! keys, run over promodb's group tables.
 
 use std::fmt;
 use std::sync::Arc;
@@ -25,18 +25,18 @@ use datafusion::physical_plan::{
 };
 use futures::{StreamExt, TryStreamExt, stream};
 
-use super::group_table::{GroupTable, group_table_for};
+use super::key_groups::KeyGroups;
 
-/// Runs the aggregation `aggregate` describes (its mode, key, aggregates, filters and
-/// output schema are all its own) with a promodb group table for its key in place
-/// of DataFusion's. Built only by [`super::OneKeyAggregation`], for plans it accepts.
+/// Runs the aggregation `aggregate` describes (its mode, keys, aggregates, filters and
+/// output schema are all its own) with promodb group tables for its keys in place
+/// of DataFusion's. Built only by [`super::KeyedAggregation`], for plans it accepts.
 #[derive(Debug)]
-pub(crate) struct OneKeyAggregateExec {
+pub(crate) struct KeyedAggregateExec {
     aggregate: Arc<AggregateExec>,
     metrics: ExecutionPlanMetricsSet,
 }
 
-impl OneKeyAggregateExec {
+impl KeyedAggregateExec {
     pub(super) fn new(aggregate: Arc<AggregateExec>) -> Self {
         Self {
             aggregate,
@@ -45,19 +45,19 @@ impl OneKeyAggregateExec {
     }
 }
 
-impl DisplayAs for OneKeyAggregateExec {
+impl DisplayAs for KeyedAggregateExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         if matches!(t, DisplayFormatType::Default | DisplayFormatType::Verbose) {
-            // "OneKeyAggregateExec: mode=..., gby=[...], aggr=[...]"
-            write!(f, "OneKey")?;
+            // "KeyedAggregateExec: mode=..., gby=[...], aggr=[...]"
+            write!(f, "Keyed")?;
         }
         self.aggregate.fmt_as(t, f)
     }
 }
 
-impl ExecutionPlan for OneKeyAggregateExec {
+impl ExecutionPlan for KeyedAggregateExec {
     fn name(&self) -> &str {
-        "OneKeyAggregateExec"
+        "KeyedAggregateExec"
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
@@ -119,7 +119,7 @@ impl ExecutionPlan for OneKeyAggregateExec {
             .aggregate
             .input()
             .execute(partition, Arc::clone(&context))?;
-        let reservation = MemoryConsumer::new(format!("OneKeyAggregateExec[{partition}]"))
+        let reservation = MemoryConsumer::new(format!("KeyedAggregateExec[{partition}]"))
             .register(context.memory_pool());
         let mut run = AggregationRun::new(
             &self.aggregate,
@@ -164,14 +164,14 @@ pub(super) fn aggregate_over(
     Ok(Arc::new(aggregate.clone()))
 }
 
-/// One partition's aggregation: the group table, one accumulator per aggregate, and
-/// what each needs from an input batch.
+/// One partition's aggregation: the groups, one accumulator per aggregate, and what
+/// each needs from an input batch.
 struct AggregationRun {
-    key: Arc<dyn PhysicalExpr>,
+    keys: Vec<Arc<dyn PhysicalExpr>>,
     input_mode: AggregateInputMode,
     output_mode: AggregateOutputMode,
     accumulators: Vec<AggregateInput>,
-    groups: Box<dyn GroupTable>,
+    groups: KeyGroups,
     batch_groups: Vec<usize>,
     output_schema: SchemaRef,
     reservation: MemoryReservation,
@@ -204,12 +204,16 @@ impl AggregationRun {
         reservation: MemoryReservation,
         metrics: BaselineMetrics,
     ) -> Result<Self> {
-        let [(key, _)] = aggregate.group_expr().expr() else {
-            return internal_err!("OneKeyAggregateExec needs exactly one group key");
-        };
+        let keys: Vec<_> = aggregate
+            .group_expr()
+            .expr()
+            .iter()
+            .map(|(key, _)| Arc::clone(key))
+            .collect();
         let input_schema = aggregate.input().schema();
         let mode = aggregate.mode();
-        let arguments = aggregate_expressions(aggregate.aggr_expr(), mode, 1)?;
+        // A partial state's columns follow the keys.
+        let arguments = aggregate_expressions(aggregate.aggr_expr(), mode, keys.len())?;
         let accumulators = aggregate
             .aggr_expr()
             .iter()
@@ -227,12 +231,15 @@ impl AggregationRun {
                 })
             })
             .collect::<Result<_>>()?;
-        let key_type = key.data_type(&input_schema)?;
-        let Some(groups) = group_table_for(&key_type) else {
-            return internal_err!("OneKeyAggregateExec has no group table for {key_type}");
+        let key_types = keys
+            .iter()
+            .map(|key| key.data_type(&input_schema))
+            .collect::<Result<Vec<_>>>()?;
+        let Some(groups) = KeyGroups::for_types(&key_types) else {
+            return internal_err!("KeyedAggregateExec has no group tables for {key_types:?}");
         };
         Ok(Self {
-            key: Arc::clone(key),
+            keys,
             input_mode: mode.input_mode(),
             output_mode: mode.output_mode(),
             accumulators,
@@ -247,7 +254,11 @@ impl AggregationRun {
     fn consume(&mut self, batch: &RecordBatch) -> Result<()> {
         let _timer = self.metrics.elapsed_compute().timer();
         let rows = batch.num_rows();
-        let keys = self.key.evaluate(batch)?.into_array(rows)?;
+        let keys = self
+            .keys
+            .iter()
+            .map(|key| key.evaluate(batch)?.into_array(rows))
+            .collect::<Result<Vec<ArrayRef>>>()?;
         self.groups.intern(&keys, &mut self.batch_groups)?;
         let total_groups = self.groups.len();
         for input in &mut self.accumulators {
@@ -290,7 +301,7 @@ impl AggregationRun {
         if self.groups.len() == 0 {
             return Ok(Vec::new());
         }
-        let mut columns = vec![self.groups.take_keys()?];
+        let mut columns = self.groups.take_keys()?;
         for input in &mut self.accumulators {
             match self.output_mode {
                 AggregateOutputMode::Partial => {

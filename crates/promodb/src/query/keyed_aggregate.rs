@@ -1,16 +1,18 @@
-//! Aggregations grouped by one integer-like key (`GROUP BY user_id`, `GROUP BY minute`)
-//! or one text key (`GROUP BY channel`), run over group tables built for those keys.
+//! Aggregations grouped by integer-like keys (`GROUP BY user_id`, `GROUP BY minute`)
+//! and text keys (`GROUP BY channel`, `GROUP BY sku_id, warehouse`), run over group
+//! tables built for those keys.
 //!
 //! Per-user promo metrics (funnels, retention, RFM) group ten million events into a
 //! million users or more. In DataFusion 55 most of that time is spent finding each row's
 //! group (`GroupValuesPrimitive::intern`: 52% of the retention query), three cache misses
 //! per row. Dashboards group ten million orders by a handful of channels or categories,
 //! where DataFusion hashes every string (`ArrowBytesViewMap::insert_if_new` and the hash:
-//! 56% of `GROUP BY channel`). [`OneKeyAggregation`] is a physical optimizer rule, run
-//! after DataFusion's own, that hands such aggregations to [`OneKeyAggregateExec`]: the
+//! 56% of `GROUP BY channel`). [`KeyedAggregation`] is a physical optimizer rule, run
+//! after DataFusion's own, that hands such aggregations to [`KeyedAggregateExec`]: the
 //! same accumulators, modes, filters and output as the `AggregateExec` it replaces, with
-//! an open-addressing table that keeps each key (an integer, or a short string's view)
-//! beside its group index and prefetches ahead.
+//! an open-addressing table per key that keeps each key (an integer, or a short
+//! string's view) beside its group index and prefetches ahead; several keys are
+//! combined by the groups they make (`key_groups`).
 //!
 //! Funnels and sequence patterns keep every event of a group in their state, so their
 //! partial aggregation shrinks nothing: it buckets all events by user, ships them as
@@ -23,6 +25,7 @@ mod exec;
 mod group_table;
 mod int_keys;
 mod int_table;
+mod key_groups;
 mod slots;
 mod text_table;
 
@@ -39,18 +42,18 @@ use datafusion::physical_plan::{ExecutionPlan, InputOrderMode, Partitioning};
 use crate::functions::keeps_every_row;
 
 use bucketed_exec::BucketedAggregateExec;
-use exec::OneKeyAggregateExec;
+use exec::KeyedAggregateExec;
 
 /// Runs funnel and sequence aggregations in one stage, dealing their rows by key,
-/// then replaces every hash aggregation by one integer-like key (integers, dates,
-/// timestamps) or text key (`Utf8View`, `Utf8`, `LargeUtf8`) with a
-/// [`OneKeyAggregateExec`]. Left to DataFusion: grouping sets, several keys, other key
-/// types, aggregates with `ORDER BY`, sorted input
-/// (streaming aggregation), TopK aggregation and aggregations with a dynamic filter.
+/// then replaces every hash aggregation by integer-like keys (integers, dates,
+/// timestamps) and text keys (`Utf8View`, `Utf8`, `LargeUtf8`) with a
+/// [`KeyedAggregateExec`]. Left to DataFusion: grouping sets, no key, other key types,
+/// aggregates with `ORDER BY`, sorted input (streaming aggregation), TopK aggregation
+/// and aggregations with a dynamic filter.
 #[derive(Debug, Default)]
-pub(crate) struct OneKeyAggregation;
+pub(crate) struct KeyedAggregation;
 
-impl PhysicalOptimizerRule for OneKeyAggregation {
+impl PhysicalOptimizerRule for KeyedAggregation {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
@@ -61,19 +64,19 @@ impl PhysicalOptimizerRule for OneKeyAggregation {
             let Some(aggregate) = plan.downcast_ref::<AggregateExec>() else {
                 return Ok(Transformed::no(plan));
             };
-            if !runs_on_one_key(aggregate)? {
+            if !runs_on_group_tables(aggregate)? {
                 return Ok(Transformed::no(plan));
             }
             let aggregate = Arc::new(aggregate.clone());
             Ok(Transformed::yes(
-                Arc::new(OneKeyAggregateExec::new(aggregate)) as _,
+                Arc::new(KeyedAggregateExec::new(aggregate)) as _,
             ))
         })
         .data()
     }
 
     fn name(&self) -> &str {
-        "one_key_aggregation"
+        "keyed_aggregation"
     }
 
     fn schema_check(&self) -> bool {
@@ -142,7 +145,7 @@ fn one_stage_for_event_lists(
     if single.schema() != last.schema() {
         return Ok(Transformed::no(plan));
     }
-    if runs_on_one_key(&single)?
+    if runs_on_group_tables(&single)?
         && let Some(bucketed) = BucketedAggregateExec::try_new(Arc::new(single), *partitions)?
     {
         return Ok(Transformed::yes(Arc::new(bucketed)));
@@ -156,11 +159,15 @@ fn one_stage_for_event_lists(
     Ok(Transformed::yes(Arc::new(single_over(Arc::new(raw_rows))?)))
 }
 
-fn runs_on_one_key(aggregate: &AggregateExec) -> Result<bool> {
+/// Whether `aggregate` is grouped by keys that all have group tables, in a mode and
+/// with aggregates [`KeyedAggregateExec`] runs.
+fn runs_on_group_tables(aggregate: &AggregateExec) -> Result<bool> {
     let group_by = aggregate.group_expr();
-    let [(key, _)] = group_by.expr() else {
-        return Ok(false);
-    };
+    let input_schema = aggregate.input().schema();
+    let mut key_types = Vec::with_capacity(group_by.expr().len());
+    for (key, _) in group_by.expr() {
+        key_types.push(key.data_type(&input_schema)?);
+    }
     let mode_supported = matches!(
         aggregate.mode(),
         AggregateMode::Partial
@@ -178,5 +185,5 @@ fn runs_on_one_key(aggregate: &AggregateExec) -> Result<bool> {
             .aggr_expr()
             .iter()
             .all(|aggr| aggr.order_bys().is_empty())
-        && group_table::group_table_for(&key.data_type(&aggregate.input().schema())?).is_some())
+        && key_groups::KeyGroups::for_types(&key_types).is_some())
 }

@@ -1,6 +1,7 @@
-//! Aggregations grouped by one integer-like or text key run on promodb's group tables and
+//! Aggregations grouped by integer-like and text keys run on promodb's group tables and
 //! give exactly what DataFusion's own `AggregateExec` gives, for every such key type,
-//! NULL keys, `FILTER`, DISTINCT, many batches and any number of partitions.
+//! several keys, NULL keys, `FILTER`, DISTINCT, many batches and any number of
+//! partitions.
 
 use std::sync::Arc;
 
@@ -185,7 +186,7 @@ fn aggregation(key: &str) -> String {
 }
 
 #[test]
-fn one_key_aggregations_match_datafusions_own() {
+fn keyed_aggregations_match_datafusions_own() {
     let batches = batches();
     for partitions in [1, 2, 3] {
         let db = promodb_with(partitions, &batches);
@@ -207,7 +208,7 @@ fn one_key_aggregations_match_datafusions_own() {
             let sql = aggregation(key);
             let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
             assert!(
-                plan.contains("OneKeyAggregateExec"),
+                plan.contains("KeyedAggregateExec"),
                 "{key}, {partitions} partitions:\n{plan}"
             );
             let ours = query(&db, &sql).expect(&sql);
@@ -221,19 +222,65 @@ fn one_key_aggregations_match_datafusions_own() {
 }
 
 #[test]
+fn aggregations_by_several_keys_match_datafusions_own() {
+    let batches = batches();
+    for partitions in [1, 2, 3] {
+        let db = promodb_with(partitions, &batches);
+        let plain = datafusion_alone(partitions, &batches);
+        // Text and integer keys in either order, NULLs in every key, and a key that
+        // splits no group further (`k_date` follows from `k_view`).
+        for keys in [
+            vec!["k_i64", "s"],
+            vec!["s", "k_i32 % 7"],
+            vec!["k_view", "s", "k_date"],
+            vec!["s", "k_large", "k_ts"],
+        ] {
+            let names: Vec<String> = (0..keys.len()).map(|i| format!("k{i}")).collect();
+            let select: Vec<String> = keys
+                .iter()
+                .zip(&names)
+                .map(|(key, name)| format!("{key} AS {name}"))
+                .collect();
+            let order: Vec<String> = names.iter().map(|n| format!("{n} NULLS FIRST")).collect();
+            let sql = format!(
+                "SELECT {}, count(*) AS n, sum(v) AS sv, max(amount) AS hi, \
+                        count(DISTINCT v) AS kinds, min(t_view) AS first_t \
+                 FROM t GROUP BY {} ORDER BY {}",
+                select.join(", "),
+                keys.join(", "),
+                order.join(", ")
+            );
+            let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
+            assert!(plan.contains("KeyedAggregateExec"), "{keys:?}:\n{plan}");
+            let ours = query(&db, &sql).expect(&sql);
+            let theirs = run(&plain, &sql);
+            assert_eq!(ours[0].schema(), theirs[0].schema(), "{keys:?}");
+            let expected = table(&theirs);
+            assert_eq!(table(&ours), expected, "{keys:?}, {partitions} partitions");
+            assert!(expected.lines().count() > 40, "{keys:?}: {expected}");
+        }
+        // A grouping set's final aggregation is grouped by its keys and the grouping id.
+        let rollup = "SELECT s, k_i32 % 7 AS k, count(*) AS n, sum(v) AS sv FROM t \
+                      GROUP BY ROLLUP (s, k_i32 % 7) ORDER BY s NULLS FIRST, k NULLS FIRST";
+        let expected = table(&run(&plain, rollup));
+        assert_eq!(table(&query(&db, rollup).expect(rollup)), expected);
+        assert!(expected.lines().count() > 100, "{expected}");
+    }
+}
+
+#[test]
 fn other_aggregations_stay_with_datafusion() {
     let db = PromoDb::in_memory().expect("db");
     db.register_batches("t", batches()).expect("register");
     for sql in [
-        // Two keys, a grouping set, an ordered aggregate, no key, a float key.
-        "SELECT k_i64, k_i32, count(*) FROM t GROUP BY k_i64, k_i32",
-        "SELECT k_i32, count(*) FROM t GROUP BY ROLLUP (k_i32)",
+        // An ordered aggregate, no key, a float key (alone or beside another key).
+        "SELECT k_i64, CAST(v AS DOUBLE), count(*) FROM t GROUP BY k_i64, CAST(v AS DOUBLE)",
         "SELECT k_i32, array_agg(v ORDER BY v) FROM t GROUP BY k_i32",
         "SELECT count(*) FROM t",
         "SELECT CAST(v AS DOUBLE), count(*) FROM t GROUP BY CAST(v AS DOUBLE)",
     ] {
         let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
-        assert!(!plan.contains("OneKeyAggregateExec"), "{sql}:\n{plan}");
+        assert!(!plan.contains("KeyedAggregateExec"), "{sql}:\n{plan}");
         query(&db, sql).expect(sql);
     }
 }
@@ -244,7 +291,7 @@ fn an_empty_input_gives_no_groups() {
     db.register_batches("t", batches()).expect("register");
     let sql = "SELECT k_i64, count(*) FROM t WHERE v > 1000 GROUP BY k_i64";
     let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
-    assert!(plan.contains("OneKeyAggregateExec"), "{plan}");
+    assert!(plan.contains("KeyedAggregateExec"), "{plan}");
     let rows: usize = query(&db, sql)
         .expect(sql)
         .iter()
@@ -275,7 +322,7 @@ fn funnels_are_aggregated_in_one_stage_after_repartitioning_the_rows() {
             let plan = table(&query(db, &format!("EXPLAIN {sql}")).expect("explain"));
             assert!(plan.contains("mode=SinglePartitioned"), "{key}:\n{plan}");
             assert!(!plan.contains("mode=Partial"), "{key}:\n{plan}");
-            assert!(plan.contains("OneKeyAggregateExec"), "{key}:\n{plan}");
+            assert!(plan.contains("KeyedAggregateExec"), "{key}:\n{plan}");
             assert_eq!(table(&query(db, &sql).expect(&sql)), expected, "{key}");
         }
     }

@@ -78,7 +78,7 @@ const CHUNK_ROWS: usize = 32 * 1024;
 
 /// Runs the [`AggregateExec`] it holds (`SinglePartitioned`, over the raw input rows)
 /// with its rows dealt by key hash to `partitions` output partitions. Built only by
-/// [`super::OneKeyAggregation`], for plans whose aggregation runs on a promodb group
+/// [`super::KeyedAggregation`], for plans whose aggregation runs on a promodb group
 /// table.
 #[derive(Debug)]
 pub(crate) struct BucketedAggregateExec {
