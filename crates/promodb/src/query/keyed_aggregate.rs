@@ -21,6 +21,7 @@
 //! that deals the raw rows to the partition owning their key itself.
 
 mod bucketed_exec;
+mod direct_index;
 mod exec;
 mod group_table;
 mod int_keys;

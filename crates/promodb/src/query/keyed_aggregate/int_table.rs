@@ -1,19 +1,28 @@
-//! The group table of an aggregation by one integer-like key (integers, dates,
-//! timestamps), carried as `i64` while grouping.
+//! The group table of an integer-like key (integers, dates, timestamps), carried as
+//! `i64` while grouping: keys that lie close together are looked up by their offset in
+//! a range ([`DirectIndex`]), until a key too far away moves them all to hashed slots.
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Result;
+use datafusion::common::{DataFusionError, Result};
 
+use super::direct_index::DirectIndex;
 use super::group_table::{GroupTable, nulls_of_groups};
 use super::int_keys::{from_i64, to_i64};
 use super::slots::{GroupOwner, GroupSlots};
 
 #[derive(Debug)]
 pub(super) struct IntGroupTable {
-    slots: GroupSlots<i64>,
+    index: KeyIndex,
     groups: GroupKeys,
     key_type: DataType,
+}
+
+/// Where a key's group is found.
+#[derive(Debug)]
+enum KeyIndex {
+    Direct(DirectIndex),
+    Hashed(GroupSlots<i64>),
 }
 
 /// The key of each group, by group index (0 for the NULL group).
@@ -54,33 +63,70 @@ impl GroupOwner<i64> for GroupKeys {
 impl IntGroupTable {
     pub(super) fn new(key_type: DataType) -> Self {
         Self {
-            slots: GroupSlots::new(),
+            index: KeyIndex::Direct(DirectIndex::default()),
             groups: GroupKeys::default(),
             key_type,
         }
     }
 }
 
+impl IntGroupTable {
+    /// Writes the group of each of `rows` rows, whose (valid) keys `key_of` gives, to
+    /// `groups`.
+    fn intern_valid(
+        &mut self,
+        rows: usize,
+        key_of: impl Fn(usize) -> i64,
+        groups: &mut Vec<usize>,
+    ) -> Result<()> {
+        groups.clear();
+        let mut done = 0;
+        if let KeyIndex::Direct(direct) = &mut self.index {
+            done = direct.intern(rows, &key_of, groups, &mut self.groups);
+            if done == rows {
+                return Ok(());
+            }
+            let stored = self.groups.keys.len() - usize::from(self.groups.null_group.is_some());
+            self.index = KeyIndex::Hashed(GroupSlots::holding(stored, &self.groups));
+        }
+        if let KeyIndex::Hashed(slots) = &mut self.index {
+            let rest = rows - done;
+            slots.reserve(rest, &self.groups)?;
+            if done == 0 {
+                slots.intern(rest, key_of, groups, &mut self.groups);
+            } else {
+                let mut rest_groups = Vec::new();
+                slots.intern(
+                    rest,
+                    |row| key_of(done + row),
+                    &mut rest_groups,
+                    &mut self.groups,
+                );
+                groups.extend(rest_groups);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl GroupTable for IntGroupTable {
     fn intern(&mut self, keys: &ArrayRef, groups: &mut Vec<usize>) -> Result<()> {
         let keys = to_i64(keys)?;
-        self.slots.reserve(keys.len(), &self.groups)?;
+        if self.groups.keys.len() + keys.len() >= u32::MAX as usize {
+            return Err(DataFusionError::ResourcesExhausted(format!(
+                "a group table holds at most {} groups",
+                u32::MAX - 1
+            )));
+        }
         let values = keys.values();
         let Some(nulls) = keys.nulls().filter(|nulls| nulls.null_count() > 0) else {
-            self.slots
-                .intern(values.len(), |row| values[row], groups, &mut self.groups);
-            return Ok(());
+            return self.intern_valid(values.len(), |row| values[row], groups);
         };
         // NULL keys are rare: group the other rows, then put the NULL rows in theirs.
         let null_group = self.groups.null_group();
         let valid_keys: Vec<i64> = nulls.valid_indices().map(|row| values[row]).collect();
         let mut valid_groups = Vec::new();
-        self.slots.intern(
-            valid_keys.len(),
-            |row| valid_keys[row],
-            &mut valid_groups,
-            &mut self.groups,
-        );
+        self.intern_valid(valid_keys.len(), |row| valid_keys[row], &mut valid_groups)?;
         groups.clear();
         groups.resize(keys.len(), null_group);
         for (row, group) in nulls.valid_indices().zip(valid_groups) {
@@ -94,7 +140,11 @@ impl GroupTable for IntGroupTable {
     }
 
     fn size(&self) -> usize {
-        self.slots.size() + self.groups.keys.capacity() * size_of::<i64>()
+        let index = match &self.index {
+            KeyIndex::Direct(direct) => direct.size(),
+            KeyIndex::Hashed(slots) => slots.size(),
+        };
+        index + self.groups.keys.capacity() * size_of::<i64>()
     }
 
     fn take_keys(&mut self) -> Result<ArrayRef> {
@@ -152,7 +202,13 @@ mod tests {
         for (row, group) in groups.iter().enumerate() {
             assert_eq!(*group, row % 100_000, "row {row}");
         }
-        let slots = table.slots.capacity();
-        assert!(slots >= 2 * 100_000, "{slots} slots for 100k groups");
+        let KeyIndex::Hashed(slots) = &table.index else {
+            panic!("keys 2^20 apart are hashed");
+        };
+        assert!(
+            slots.capacity() >= 2 * 100_000,
+            "{} slots for 100k groups",
+            slots.capacity()
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! Each key has its own group table, which numbers its distinct values. The first key's
 //! numbers are the groups by that key; each further key pairs the groups by the keys
 //! before it with its own number, and a table of those pairs (packed in one `i64`)
-//! numbers the groups by the keys up to it. Every lookup is in a table sized for one
+//! numbers the groups by the keys up to it. A key with few values (a warehouse, a
+//! channel) packs its first numbers densely, so that the pairs of a few thousand SKUs
+//! are looked up directly by offset (`direct_index`) instead of hashed. Every lookup is in a table sized for one
 //! key's distinct values or the groups, where DataFusion 55 hashes and compares the
 //! rows of every key column (`GroupValuesColumn::intern` and its comparisons: 57% of
 //! the current-stock rollup by SKU and warehouse).
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, UInt32Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{Result, internal_err};
+use datafusion::common::{DataFusionError, Result, internal_err};
 
 use super::group_table::{GroupTable, group_table_for};
 use super::int_table::IntGroupTable;
@@ -57,7 +59,13 @@ impl KeyGroups {
             return internal_err!("{} key columns for {} keys", keys.len(), self.per_key.len());
         }
         self.per_key[0].intern(first, groups)?;
+        let mut groups_before = self.per_key[0].len();
         for ((key, table), pairs) in rest.iter().zip(&mut self.per_key[1..]).zip(&mut self.pairs) {
+            if groups_before > MAX_GROUPS_BEFORE {
+                return Err(DataFusionError::ResourcesExhausted(format!(
+                    "an aggregation by several keys holds at most {MAX_GROUPS_BEFORE} groups"
+                )));
+            }
             table.intern(key, &mut self.key_numbers)?;
             let packed: ArrayRef = Arc::new(Int64Array::from_iter_values(
                 groups
@@ -66,6 +74,7 @@ impl KeyGroups {
                     .map(|(&before, &own)| pack(before, own)),
             ));
             pairs.intern(&packed, groups)?;
+            groups_before = pairs.len();
         }
         Ok(())
     }
@@ -118,15 +127,35 @@ impl KeyGroups {
     }
 }
 
-/// A pair of group numbers (each below 2^32: a group table numbers groups as `u32`) in
-/// one key.
+/// Own numbers below this pack densely: `before * DENSE_OWN + own`.
+const DENSE_OWN: usize = 8;
+
+/// The most groups before a key: the sparse packing keeps the number in 31 bits.
+const MAX_GROUPS_BEFORE: usize = 1 << 31;
+
+/// A pair of group numbers in one key: `before * 8 + own` (not negative) when `own` is
+/// below 8, else the sign bit, `before` in the next 31 bits and `own` (below 2^32: a
+/// group table numbers groups as `u32`) in the low 32.
 fn pack(before: usize, own: usize) -> i64 {
-    ((before as u64) << 32 | own as u64) as i64
+    if own < DENSE_OWN {
+        (before * DENSE_OWN + own) as i64
+    } else {
+        (1 << 63 | (before as u64) << 32 | own as u64) as i64
+    }
 }
 
+/// The pair [`pack`] packed.
 fn unpack(pair: i64) -> (u32, u32) {
-    let pair = pair as u64;
-    ((pair >> 32) as u32, pair as u32)
+    if pair >= 0 {
+        let pair = pair as u64;
+        (
+            (pair / DENSE_OWN as u64) as u32,
+            (pair % DENSE_OWN as u64) as u32,
+        )
+    } else {
+        let pair = pair as u64;
+        ((pair >> 32) as u32 & 0x7FFF_FFFF, pair as u32)
+    }
 }
 
 #[cfg(test)]
@@ -154,7 +183,8 @@ mod tests {
             let place: Vec<Option<String>> = (0..500)
                 .map(|i| (i % 11 != 0).then(|| format!("w{}", i % 4)))
                 .collect();
-            let day: Vec<Option<i64>> = (0..500).map(|i| Some(i % 3)).collect();
+            // More than 8 days: pairs of both packings.
+            let day: Vec<Option<i64>> = (0..500).map(|i| Some(i % 23)).collect();
             let keys: Vec<ArrayRef> = vec![
                 Arc::new(Int64Array::from(sku.clone())),
                 Arc::new(StringViewArray::from(place.clone())),
@@ -189,6 +219,30 @@ mod tests {
             assert_eq!(back, key, "group {group}");
         }
         assert_eq!(groups.len(), 0);
+    }
+
+    #[test]
+    fn pairs_unpack_to_what_was_packed() {
+        for (before, own) in [
+            (0, 0),
+            (0, 7),
+            (1, 0),
+            (5_000, 3),
+            (MAX_GROUPS_BEFORE - 1, 7),
+            (0, 8),
+            (12, 9),
+            (MAX_GROUPS_BEFORE - 1, u32::MAX as usize - 1),
+        ] {
+            let packed = pack(before, own);
+            assert_eq!(
+                unpack(packed),
+                (before as u32, own as u32),
+                "{before}, {own}"
+            );
+            assert_eq!(packed >= 0, own < DENSE_OWN);
+        }
+        // Dense pairs of neighbouring groups are neighbours.
+        assert_eq!(pack(10, 0) - pack(9, 7), 1);
     }
 
     #[test]

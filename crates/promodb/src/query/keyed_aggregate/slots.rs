@@ -197,11 +197,24 @@ impl<K: SlotKey> GroupSlots<K> {
         Ok(())
     }
 
+    /// Slots holding the `keys` keys `owner` stores, with room for as many again.
+    pub(super) fn holding(keys: usize, owner: &impl GroupOwner<K>) -> Self {
+        let mut slots = Self::with_slots((4 * keys).next_power_of_two().max(MIN_SLOTS));
+        slots.keys = keys;
+        slots.insert_stored(owner);
+        slots
+    }
+
     /// Doubles the slots, re-inserting the keys `owner` stores.
     fn grow(&mut self, owner: &impl GroupOwner<K>) {
         let keys = self.keys;
         *self = Self::with_slots(self.slots.len() * 2);
         self.keys = keys;
+        self.insert_stored(owner);
+    }
+
+    /// Inserts the keys `owner` stores into empty slots.
+    fn insert_stored(&mut self, owner: &impl GroupOwner<K>) {
         let mask = self.slots.len() - 1;
         let shift = self.shift;
         let groups = owner.group_count();
