@@ -10,7 +10,8 @@
 //! 56% of `GROUP BY channel`). [`KeyedAggregation`] is a physical optimizer rule, run
 //! after DataFusion's own, that hands such aggregations to [`KeyedAggregateExec`]: the
 //! same accumulators, modes, filters and output as the `AggregateExec` it replaces, with
-//! an open-addressing table per key that keeps each key (an integer, or a short
+//! a table per key: integers that lie close together by their offset in a range,
+//! others in an open-addressing table that keeps each key (an integer, or a short
 //! string's view) beside its group index and prefetches ahead; several keys are
 //! combined by the groups they make (`key_groups`).
 //!
@@ -48,7 +49,8 @@ use exec::KeyedAggregateExec;
 /// Runs funnel and sequence aggregations in one stage, dealing their rows by key,
 /// then replaces every hash aggregation by integer-like keys (integers, dates,
 /// timestamps) and text keys (`Utf8View`, `Utf8`, `LargeUtf8`) with a
-/// [`KeyedAggregateExec`]. Left to DataFusion: grouping sets, no key, other key types,
+/// [`KeyedAggregateExec`]. Left to DataFusion: the first stage of grouping sets, no
+/// key, other key types,
 /// aggregates with `ORDER BY`, sorted input (streaming aggregation), TopK aggregation
 /// and aggregations with a dynamic filter.
 #[derive(Debug, Default)]
@@ -177,8 +179,11 @@ fn runs_on_group_tables(aggregate: &AggregateExec) -> Result<bool> {
             | AggregateMode::Single
             | AggregateMode::SinglePartitioned
     );
+    // A grouping set's first stage replaces keys by NULL per set; its final stage, by
+    // the keys and the grouping id, is a plain grouping.
     Ok(mode_supported
         && group_by.is_single()
+        && group_by.null_expr().is_empty()
         && aggregate.limit_options().is_none()
         && aggregate.dynamic_expressions_produced().is_empty()
         && *aggregate.input_order_mode() == InputOrderMode::Linear

@@ -259,9 +259,21 @@ fn aggregations_by_several_keys_match_datafusions_own() {
             assert_eq!(table(&ours), expected, "{keys:?}, {partitions} partitions");
             assert!(expected.lines().count() > 40, "{keys:?}: {expected}");
         }
-        // A grouping set's final aggregation is grouped by its keys and the grouping id.
-        let rollup = "SELECT s, k_i32 % 7 AS k, count(*) AS n, sum(v) AS sv FROM t \
-                      GROUP BY ROLLUP (s, k_i32 % 7) ORDER BY s NULLS FIRST, k NULLS FIRST";
+        // A grouping set's final aggregation is grouped by its keys and the grouping id
+        // (its partial aggregation stays with DataFusion). NULL keys and subtotals tie
+        // on the keys: the grouping flags order them.
+        let rollup = "SELECT s, k_i32 % 7 AS k, grouping(s) AS gs, grouping(k_i32 % 7) AS gk, \
+                             count(*) AS n, sum(v) AS sv FROM t \
+                      GROUP BY ROLLUP (s, k_i32 % 7) \
+                      ORDER BY s NULLS FIRST, k NULLS FIRST, gs, gk";
+        if partitions > 1 {
+            let plan = table(&query(&db, &format!("EXPLAIN {rollup}")).expect("explain"));
+            assert!(
+                plan.contains("KeyedAggregateExec: mode=FinalPartitioned"),
+                "{plan}"
+            );
+            assert!(plan.contains("AggregateExec: mode=Partial"), "{plan}");
+        }
         let expected = table(&run(&plain, rollup));
         assert_eq!(table(&query(&db, rollup).expect(rollup)), expected);
         assert!(expected.lines().count() > 100, "{expected}");

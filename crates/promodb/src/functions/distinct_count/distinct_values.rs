@@ -302,6 +302,28 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_state_merges_into_bits() {
+        let mut values = DistinctValues::<i32>::default();
+        let mut stored = 0isize;
+        // Dates 5,000..6,000 in a scattered order, twice over.
+        for i in 0..2_000i32 {
+            stored += values.insert(5_000 + (i * 37) % 1_000);
+        }
+        assert!(matches!(values, DistinctValues::Bits(_)));
+        // Another partition's list: two values held already, two new on either side.
+        stored += values.merge_distinct(&[4_990, 5_000, 6_010, 5_999]);
+        assert!(matches!(values, DistinctValues::Bits(_)));
+        assert_eq!(stored, values.stored() as isize);
+        assert_eq!(values.count(), 1_002);
+        let mut expected: Vec<i32> = (5_000..6_000).collect();
+        expected.extend([4_990, 6_010]);
+        expected.sort();
+        let mut all = Vec::new();
+        values.append_to(&mut all);
+        assert_eq!(all, expected, "bits give their values in order");
+    }
+
+    #[test]
     fn small_types_count_every_value_once() {
         let mut values = DistinctValues::<i8>::default();
         for v in (i8::MIN..=i8::MAX).rev() {

@@ -6,15 +6,19 @@
 //!
 //! Values are placed by [`ArrowNativeType::as_usize`], and all arithmetic on them is
 //! modulo 2^64: a signed value wraps to a large offset, a range may cross from the
-//! largest `u64` to zero, and every value still has one bit. The set holds at most
-//! [`MAX_BITS_PER_VALUE`] bits per value it holds; a value further away is refused,
-//! and the caller keeps the values in a list instead.
+//! largest `u64` to zero, and every value still has one bit (promodb builds for 64-bit
+//! targets only). The set spends at most [`BITS_PER_VALUE_BYTE`] bits per byte of each
+//! value it holds; a value further away is refused, and the caller keeps the values in
+//! a list instead.
 
 use datafusion::arrow::datatypes::ArrowNativeType;
 
-/// The most bits the set spends per value it holds. A list spends 64 per `i64`, and up
-/// to four times that while it waits to be deduplicated and has room to grow.
-pub(super) const MAX_BITS_PER_VALUE: usize = 128;
+/// The most bits the set spends per byte of each value it holds: 128 bits per `i64`,
+/// 64 per `i32`. A list spends 8 bits per byte, and up to four times that while it
+/// waits to be deduplicated and has room to grow.
+pub(super) const BITS_PER_VALUE_BYTE: usize = 16;
+
+const _: () = assert!(usize::BITS == 64, "values are placed modulo 2^64 as usize");
 
 const WORD_BITS: usize = u64::BITS as usize;
 
@@ -34,7 +38,7 @@ impl ValueBits {
         // The values ascend, so the last is at most 2^64 - 1 past the first.
         let span = sorted.last()?.as_usize().wrapping_sub(first);
         let words = span / WORD_BITS + 1;
-        if !within_budget(words, sorted.len()) {
+        if !within_budget::<V>(words, sorted.len()) {
             return None;
         }
         let mut bits = Self {
@@ -57,28 +61,25 @@ impl ValueBits {
             self.set(offset);
             return true;
         }
-        self.grow_to(value.as_usize()) && {
+        self.grow_to::<V>(value.as_usize()) && {
             self.set(value.as_usize().wrapping_sub(self.first));
             true
         }
     }
 
-    /// Widens the range to `value` on the side that needs fewer words, with room for as
-    /// many words again as the set has (within the budget); `false` when even the
-    /// words needed are over the budget.
+    /// Widens the range to `value` on the side that needs fewer words, at least
+    /// doubling it (so that values arriving one by one past its end do not recount and
+    /// copy it each time); `false` when that is over the budget.
     #[cold]
-    fn grow_to(&mut self, value: usize) -> bool {
+    fn grow_to<V>(&mut self, value: usize) -> bool {
         let len = self.words.len();
         let end = self.first.wrapping_add(len * WORD_BITS);
         let after_end = value.wrapping_sub(end) / WORD_BITS + 1;
         let before_first = (self.first.wrapping_sub(value) - 1) / WORD_BITS + 1;
-        let needed = after_end.min(before_first);
-        let held = self.len() + 1;
-        if !within_budget(len.saturating_add(needed), held) {
+        let added = after_end.min(before_first).max(len);
+        if !within_budget::<V>(len.saturating_add(added), self.len() + 1) {
             return false;
         }
-        let affordable = held.saturating_mul(MAX_BITS_PER_VALUE) / WORD_BITS - len;
-        let added = needed.max(len).min(affordable);
         if after_end <= before_first {
             self.words.resize(len + added, 0);
         } else {
@@ -122,9 +123,10 @@ impl ValueBits {
     }
 }
 
-/// Whether `words` words are within the budget of `values` values.
-fn within_budget(words: usize, values: usize) -> bool {
-    (words as u128) * (WORD_BITS as u128) <= (values as u128) * (MAX_BITS_PER_VALUE as u128)
+/// Whether `words` words are within the budget of `values` values of type `V`.
+fn within_budget<V>(words: usize, values: usize) -> bool {
+    let bits_per_value = BITS_PER_VALUE_BYTE * size_of::<V>();
+    (words as u128) * (WORD_BITS as u128) <= (values as u128) * (bits_per_value as u128)
 }
 
 #[cfg(test)]
@@ -155,8 +157,8 @@ mod tests {
             values::<i64>(&bits),
             expected.into_iter().collect::<Vec<_>>()
         );
-        // 103 values may span 103 * 128 bits; a value 20,000 away is refused and
-        // changes nothing.
+        // 103 values may span 103 * 128 bits, and the set grows by doubling: a value
+        // 20,000 away is refused and changes nothing.
         let words = bits.words();
         assert!(!bits.insert(30_000i64));
         assert!(!bits.insert(-20_000i64));
@@ -194,6 +196,30 @@ mod tests {
     }
 
     #[test]
+    fn narrower_values_get_a_smaller_budget_and_growth_doubles() {
+        // 64 i32 values 50 apart: 50 bits each, within 64.
+        let dates: Vec<i32> = (0..64).map(|i| 20_000 + 50 * i).collect();
+        let mut bits = ValueBits::from_sorted(&dates).expect("within 64 bits per i32");
+        // 64 i16 values 50 apart: over 32 bits each.
+        let shorts: Vec<i16> = (0..64).map(|i| 50 * i).collect();
+        assert!(ValueBits::from_sorted(&shorts).is_none());
+        // Values arriving one by one past the end, 20 apart: the words at least double
+        // at each growth, so they grow a few times only.
+        let mut growths = 0;
+        for i in 64..2_000 {
+            let words = bits.words();
+            assert!(bits.insert(20_000 + 20 * i), "{i}");
+            growths += usize::from(bits.words() != words);
+        }
+        assert!(growths <= 8, "{growths} growths");
+        let all: BTreeSet<i32> = dates
+            .into_iter()
+            .chain((64..2_000).map(|i| 20_000 + 20 * i))
+            .collect();
+        assert_eq!(values::<i32>(&bits), all.into_iter().collect::<Vec<_>>());
+    }
+
+    #[test]
     fn random_values_match_a_set() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = move || {
@@ -220,7 +246,7 @@ mod tests {
                     expected.insert(value);
                 }
                 assert!(
-                    bits.words() * WORD_BITS <= expected.len() * MAX_BITS_PER_VALUE,
+                    bits.words() * WORD_BITS <= expected.len() * 128,
                     "over budget in case {case}"
                 );
             }
