@@ -452,6 +452,7 @@ impl ChunkAggregator {
     ) -> Result<Vec<RecordBatch>> {
         let mut coalescer = BatchCoalescer::new(Arc::clone(&self.schema), batch_size);
         let mut output = Vec::new();
+        let mut table = IntGroupTable::new(self.key_type.clone());
         let mut next_bucket = 0;
         while next_bucket < BUCKETS {
             let mut chunk: Vec<&[DealtRow]> = Vec::new();
@@ -466,7 +467,7 @@ impl ChunkAggregator {
             }
             if chunk_rows > 0 {
                 let timer = metrics.elapsed_compute().timer();
-                let groups = self.aggregate_chunk(&chunk)?;
+                let groups = self.aggregate_chunk(&chunk, &mut table)?;
                 timer.done();
                 metrics.record_output(groups.num_rows());
                 coalescer.push_batch(groups)?;
@@ -483,8 +484,12 @@ impl ChunkAggregator {
     }
 
     /// The groups of the rows in `chunk` (whole buckets, so no key is outside it), each
-    /// key with its aggregate.
-    fn aggregate_chunk(&self, chunk: &[&[DealtRow]]) -> Result<RecordBatch> {
+    /// key with its aggregate; `table` is empty, and is left empty.
+    fn aggregate_chunk(
+        &self,
+        chunk: &[&[DealtRow]],
+        table: &mut IntGroupTable,
+    ) -> Result<RecordBatch> {
         let rows: usize = chunk.iter().map(|rows| rows.len()).sum();
         let mut keys = Vec::with_capacity(rows);
         let mut null_keys = false;
@@ -499,7 +504,6 @@ impl ChunkAggregator {
             NullBuffer::from_iter(valid)
         });
         let keys: ArrayRef = Arc::new(Int64Array::new(keys.into(), nulls));
-        let mut table = IntGroupTable::new(self.key_type.clone());
         let mut groups = Vec::new();
         table.intern(&keys, &mut groups)?;
         let rows = || {
@@ -512,7 +516,7 @@ impl ChunkAggregator {
         let values = self.events.evaluate_rows(table.len(), rows)?;
         Ok(RecordBatch::try_new(
             Arc::clone(&self.schema),
-            vec![table.take_keys()?, values],
+            vec![table.take_keys_keeping_slots()?, values],
         )?)
     }
 }

@@ -148,10 +148,29 @@ impl GroupTable for IntGroupTable {
     }
 
     fn take_keys(&mut self) -> Result<ArrayRef> {
+        let keys = self.take_group_keys();
+        *self = Self::new(self.key_type.clone());
+        keys
+    }
+}
+
+impl IntGroupTable {
+    /// The keys of all groups, by group index, leaving the table empty but keeping its
+    /// hashed slots (cleared), for a caller that groups one chunk of rows after another:
+    /// the slots grow once instead of once per chunk.
+    pub(super) fn take_keys_keeping_slots(&mut self) -> Result<ArrayRef> {
+        let keys = self.take_group_keys();
+        match &mut self.index {
+            KeyIndex::Hashed(slots) => slots.clear(),
+            KeyIndex::Direct(direct) => *direct = DirectIndex::default(),
+        }
+        keys
+    }
+
+    fn take_group_keys(&mut self) -> Result<ArrayRef> {
         let groups = std::mem::take(&mut self.groups);
         let nulls = nulls_of_groups(groups.null_group, groups.keys.len());
         let keys = Int64Array::new(groups.keys.into(), nulls);
-        *self = Self::new(self.key_type.clone());
         from_i64(keys, &self.key_type)
     }
 }
@@ -183,6 +202,31 @@ mod tests {
         let expected = Int64Array::from(vec![None, Some(7), Some(-3), Some(0), Some(i64::MIN)]);
         assert_eq!(keys.as_ref(), &expected as &dyn Array);
         assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn a_table_emptied_for_reuse_keeps_its_slots_and_numbers_from_zero() {
+        let mut table = IntGroupTable::new(DataType::Int64);
+        let spread: Vec<Option<i64>> = (0..10_000).map(|i| Some(i << 30)).collect();
+        intern(&mut table, spread);
+        let KeyIndex::Hashed(slots) = &table.index else {
+            panic!("keys 2^30 apart are hashed");
+        };
+        let capacity = slots.capacity();
+        assert_eq!(table.take_keys_keeping_slots().unwrap().len(), 10_000);
+        assert_eq!(table.len(), 0);
+        let groups = intern(
+            &mut table,
+            vec![Some(5 << 30), None, Some(7), Some(5 << 30)],
+        );
+        assert_eq!(groups, vec![1, 0, 2, 1]);
+        let KeyIndex::Hashed(slots) = &table.index else {
+            panic!("still hashed");
+        };
+        assert_eq!(slots.capacity(), capacity);
+        let keys = table.take_keys_keeping_slots().unwrap();
+        let expected = Int64Array::from(vec![None, Some(5 << 30), Some(7)]);
+        assert_eq!(keys.as_ref(), &expected as &dyn Array);
     }
 
     #[test]

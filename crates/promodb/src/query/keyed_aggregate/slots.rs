@@ -197,6 +197,15 @@ impl<K: SlotKey> GroupSlots<K> {
         Ok(())
     }
 
+    /// Empties the slots, keeping their memory.
+    pub(super) fn clear(&mut self) {
+        self.slots.fill(Slot {
+            key: K::default(),
+            group: EMPTY,
+        });
+        self.keys = 0;
+    }
+
     /// Slots holding the `keys` keys `owner` stores, with room for as many again.
     pub(super) fn holding(keys: usize, owner: &impl GroupOwner<K>) -> Self {
         let mut slots = Self::with_slots((4 * keys).next_power_of_two().max(MIN_SLOTS));
