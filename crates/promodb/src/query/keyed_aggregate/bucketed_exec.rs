@@ -18,7 +18,8 @@
 //! there, by other bits of the same hash. Then each output partition, on a task of its
 //! own (so the partitions run in parallel whichever thread polls their streams), takes
 //! its buckets a few at a time (about [`CHUNK_ROWS`] rows), finds the rows' groups with
-//! promodb's group table, buckets the rows by group and evaluates each group with the
+//! promodb's group table (one per partition, emptied between chunks so that its slots
+//! grow only once), buckets the rows by group and evaluates each group with the
 //! aggregate's own evaluation (`EventAggregate::evaluate_rows`), all within the core's
 //! cache. The condition bits of funnel steps that compare one text column with
 //! literals come from one pass over that column (`ConditionBits`). No key is in two buckets, so each chunk's groups are final
