@@ -117,6 +117,36 @@ impl DirectIndex {
         true
     }
 
+    /// A range holding the groups `owner` stores (its `stored_key`s), if they lie close
+    /// enough together for the budget of their number: keys that arrived spread out
+    /// (the first few thousand users of a million) may fill their range later.
+    pub(super) fn holding(owner: &impl GroupOwner<i64>) -> Option<Self> {
+        let groups = owner.group_count();
+        let mut stored = (0..groups).filter_map(|group| owner.stored_key(group));
+        let first = stored.next()?;
+        let (lowest, highest) = stored.fold((first, first), |(low, high), key| {
+            (low.min(key), high.max(key))
+        });
+        let needed = highest as i128 + 1 - lowest as i128;
+        let budget = MIN_ENTRIES.max(ENTRIES_PER_KEY.saturating_mul(groups)) as i128;
+        if needed > budget {
+            return None;
+        }
+        let mut index = Self {
+            first: lowest,
+            groups: vec![EMPTY; needed as usize],
+            lowest,
+            highest,
+        };
+        for group in 0..groups {
+            if let Some(key) = owner.stored_key(group) {
+                let offset = index.offset(key);
+                index.groups[offset] = group as u32;
+            }
+        }
+        Some(index)
+    }
+
     /// Bytes held.
     pub(super) fn size(&self) -> usize {
         self.groups.capacity() * size_of::<u32>()

@@ -1,6 +1,7 @@
 //! The group table of an integer-like key (integers, dates, timestamps), carried as
 //! `i64` while grouping: keys that lie close together are looked up by their offset in
-//! a range ([`DirectIndex`]), until a key too far away moves them all to hashed slots.
+//! a range ([`DirectIndex`]), until a key too far away moves them all to hashed slots;
+//! hashed keys that come to fill their range (each time their number doubles) move back.
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::DataType;
@@ -16,6 +17,9 @@ pub(super) struct IntGroupTable {
     index: KeyIndex,
     groups: GroupKeys,
     key_type: DataType,
+    /// The number of groups at which hashed keys are next checked for a range: twice
+    /// the number at the last check, so that checking costs O(1) per key.
+    range_check_at: usize,
 }
 
 /// Where a key's group is found.
@@ -66,6 +70,7 @@ impl IntGroupTable {
             index: KeyIndex::Direct(DirectIndex::default()),
             groups: GroupKeys::default(),
             key_type,
+            range_check_at: 0,
         }
     }
 }
@@ -80,6 +85,13 @@ impl IntGroupTable {
         groups: &mut Vec<usize>,
     ) -> Result<()> {
         groups.clear();
+        let group_count = self.groups.keys.len();
+        if matches!(self.index, KeyIndex::Hashed(_)) && group_count >= self.range_check_at {
+            match DirectIndex::holding(&self.groups) {
+                Some(direct) => self.index = KeyIndex::Direct(direct),
+                None => self.range_check_at = 2 * group_count,
+            }
+        }
         let mut done = 0;
         if let KeyIndex::Direct(direct) = &mut self.index {
             done = direct.intern(rows, &key_of, groups, &mut self.groups);
@@ -88,6 +100,7 @@ impl IntGroupTable {
             }
             let stored = self.groups.keys.len() - usize::from(self.groups.null_group.is_some());
             self.index = KeyIndex::Hashed(GroupSlots::holding(stored, &self.groups));
+            self.range_check_at = 2 * self.groups.keys.len();
         }
         if let KeyIndex::Hashed(slots) = &mut self.index {
             let rest = rows - done;
@@ -227,6 +240,59 @@ mod tests {
         let keys = table.take_keys_keeping_slots().unwrap();
         let expected = Int64Array::from(vec![None, Some(5 << 30), Some(7)]);
         assert_eq!(keys.as_ref(), &expected as &dyn Array);
+    }
+
+    #[test]
+    fn spread_out_keys_that_come_to_fill_their_range_move_back_to_it() {
+        let mut table = IntGroupTable::new(DataType::Int64);
+        // 200,000 user ids in a scattered order (7,919 is prime to 200,000), a NULL
+        // in every batch: the first batch spans the whole range with 8,192 keys.
+        let users = 200_000i64;
+        let keys: Vec<Option<i64>> = (0..2 * users)
+            .map(|i| (i % 5_000 != 0).then_some(1 + (i * 7_919) % users))
+            .collect();
+        let mut was_hashed = false;
+        let mut first_group = std::collections::HashMap::new();
+        for chunk in keys.chunks(8192) {
+            let groups = intern(&mut table, chunk.to_vec());
+            was_hashed |= matches!(table.index, KeyIndex::Hashed(_));
+            for (key, group) in chunk.iter().zip(groups) {
+                assert_eq!(*first_group.entry(*key).or_insert(group), group, "{key:?}");
+            }
+        }
+        assert!(
+            was_hashed,
+            "8,192 keys spread over 200,000 ids start hashed"
+        );
+        let KeyIndex::Direct(direct) = &table.index else {
+            panic!("200,000 keys in a range of 200,000 are looked up by offset");
+        };
+        assert!(direct.size() <= 8 * 4 * 200_000, "{}", direct.size());
+        assert_eq!(table.len(), first_group.len());
+        assert!(table.len() > 199_900, "{}", table.len());
+        let keys = table.take_keys().unwrap();
+        let keys = keys.as_any().downcast_ref::<Int64Array>().unwrap();
+        for (key, group) in first_group {
+            assert_eq!(keys.is_valid(group), key.is_some());
+            if let Some(key) = key {
+                assert_eq!(keys.value(group), key);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_far_apart_are_checked_for_a_range_once_per_doubling() {
+        let mut table = IntGroupTable::new(DataType::Int64);
+        let mut checks = 0;
+        let mut check_at = 0;
+        // Keys 2^20 apart, one per batch: never a range.
+        for key in 0..50_000i64 {
+            intern(&mut table, vec![Some(key << 20)]);
+            checks += usize::from(table.range_check_at != check_at);
+            check_at = table.range_check_at;
+        }
+        assert!(matches!(table.index, KeyIndex::Hashed(_)));
+        assert!(checks <= 16, "{checks} checks");
     }
 
     #[test]
