@@ -7,6 +7,7 @@ mod dependencies;
 mod distinct_rewrite;
 mod key_lookup;
 mod keyed_aggregate;
+mod packed_sort;
 mod provider;
 mod session;
 mod time_range;

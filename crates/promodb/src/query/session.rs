@@ -16,6 +16,7 @@ use datafusion::sql::parser::DFParser;
 
 use super::distinct_rewrite::SingleDistinctWhereFaster;
 use super::keyed_aggregate::KeyedAggregation;
+use super::packed_sort::PackedKeySort;
 use crate::functions::ListElementRewrite;
 
 use crate::error::{Error, Result};
@@ -36,7 +37,7 @@ const BROADCAST_JOIN_BYTES: u64 = 64 * 1024 * 1024;
 /// number of partitions, broadcast joins up to `BROADCAST_JOIN_ROWS`, and DataFusion's
 /// optimizer rules with the single-distinct rewrite left out where promodb's per-group
 /// value lists are faster, aggregations by one integer-like or text key run on
-/// promodb's group tables, and `list[i]` planned with promodb's gathering `array_element`.
+/// promodb's group tables, full sorts by fixed-width keys on packed keys, and `list[i]` planned with promodb's gathering `array_element`.
 pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_information_schema(true)
@@ -65,6 +66,7 @@ pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
         .with_default_features()
         .with_optimizer_rules(rules)
         .with_physical_optimizer_rule(Arc::new(KeyedAggregation))
+        .with_physical_optimizer_rule(Arc::new(PackedKeySort))
         .build();
     state.register_function_rewrite(Arc::new(ListElementRewrite))?;
     Ok(SessionContext::new_with_state(state))

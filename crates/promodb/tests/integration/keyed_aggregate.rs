@@ -33,7 +33,7 @@ impl Lcg {
 /// group tables grow several times) and NULLs, and values to aggregate with NULLs. The
 /// text keys mix strings of 0-12 bytes (held in their views) with longer ones, some
 /// sharing their first 12 bytes.
-fn batches() -> Vec<RecordBatch> {
+pub(crate) fn batches() -> Vec<RecordBatch> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("k_i64", DataType::Int64, true),
         Field::new("k_i32", DataType::Int32, true),
@@ -140,7 +140,7 @@ fn event_text(v: i64) -> String {
 }
 
 /// A database with `partitions` partitions and the batches as table `t`.
-fn promodb_with(partitions: usize, batches: &[RecordBatch]) -> PromoDb {
+pub(crate) fn promodb_with(partitions: usize, batches: &[RecordBatch]) -> PromoDb {
     let db = PromoDb::builder()
         .with_target_partitions(partitions)
         .in_memory()
@@ -150,7 +150,7 @@ fn promodb_with(partitions: usize, batches: &[RecordBatch]) -> PromoDb {
     db
 }
 
-fn datafusion_alone(partitions: usize, batches: &[RecordBatch]) -> SessionContext {
+pub(crate) fn datafusion_alone(partitions: usize, batches: &[RecordBatch]) -> SessionContext {
     let ctx =
         SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
     let spread: Vec<Vec<RecordBatch>> = (0..partitions)
@@ -168,7 +168,7 @@ fn datafusion_alone(partitions: usize, batches: &[RecordBatch]) -> SessionContex
     ctx
 }
 
-fn run(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
+pub(crate) fn run(ctx: &SessionContext, sql: &str) -> Vec<RecordBatch> {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime")

@@ -13,6 +13,7 @@ mod durable;
 mod funnel_golden;
 mod keyed_aggregate;
 mod loading;
+mod packed_sort;
 mod pruning;
 mod rows;
 mod rule_file;
