@@ -5,7 +5,8 @@
 //!
 //! The range holds at most [`ENTRIES_PER_KEY`] entries per key (the bytes hashed slots
 //! spend at their fullest), or [`MIN_ENTRIES`]; a key that would stretch it further is
-//! refused, and the table moves its keys to hashed slots.
+//! refused, and the table moves its keys to hashed slots. Hashed keys that come to fill
+//! half the budget are moved back into a range ([`DirectIndex::holding`]).
 
 use crate::prefetch::{PREFETCH_DISTANCE, prefetch};
 
@@ -118,8 +119,9 @@ impl DirectIndex {
     }
 
     /// A range holding the groups `owner` stores (its `stored_key`s), if they lie close
-    /// enough together for the budget of their number: keys that arrived spread out
-    /// (the first few thousand users of a million) may fill their range later.
+    /// enough together to fill half the budget of their number (so that the range can
+    /// double): keys that arrived spread out (the first few thousand users of a
+    /// million) may fill their range later.
     pub(super) fn holding(owner: &impl GroupOwner<i64>) -> Option<Self> {
         let groups = owner.group_count();
         let mut stored = (0..groups).filter_map(|group| owner.stored_key(group));
@@ -129,7 +131,9 @@ impl DirectIndex {
         });
         let needed = highest as i128 + 1 - lowest as i128;
         let budget = MIN_ENTRIES.max(ENTRIES_PER_KEY.saturating_mul(groups)) as i128;
-        if needed > budget {
+        // Room to double within the budget: a range that could not stretch to the
+        // next key beyond it would go back to hashed slots at once.
+        if 2 * needed > budget {
             return None;
         }
         let mut index = Self {
@@ -224,6 +228,22 @@ mod tests {
             })
             .count();
         assert!((9_000..100_000).contains(&done), "{done}");
+    }
+
+    #[test]
+    fn keys_move_back_to_a_range_only_if_it_can_stretch_to_the_next_key() {
+        // 100,000 keys 5 apart would fill 5 of the 8 entries per key: a range of
+        // them could not double, so the first key past its end would refuse it.
+        let spaced = |gap: i64| Keys((0..100_000).map(|i| gap * i).collect());
+        assert!(DirectIndex::holding(&spaced(5)).is_none());
+        let mut owner = spaced(4);
+        let mut index = DirectIndex::holding(&owner).expect("4 entries per key");
+        assert_eq!(index.groups.len(), 4 * 99_999 + 1);
+        let mut groups = Vec::new();
+        let keys = [4 * 100_000, 8, 4 * 99_999];
+        let done = index.intern(keys.len(), |row| keys[row], &mut groups, &mut owner);
+        assert_eq!((done, groups), (3, vec![100_000, 2, 99_999]));
+        assert!(DirectIndex::holding(&Keys::default()).is_none());
     }
 
     #[test]

@@ -177,6 +177,8 @@ impl IntGroupTable {
             KeyIndex::Hashed(slots) => slots.clear(),
             KeyIndex::Direct(direct) => *direct = DirectIndex::default(),
         }
+        // The groups are counted from 0 again, and so are the doublings.
+        self.range_check_at = 0;
         keys
     }
 

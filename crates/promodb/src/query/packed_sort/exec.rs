@@ -3,8 +3,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch};
+use datafusion::arrow::array::{Array, RecordBatch, UInt32Array, new_empty_array};
+use datafusion::arrow::compute::{
+    SortColumn, concat, interleave_record_batch, lexsort_to_indices, take_record_batch,
+};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Result, internal_err};
@@ -25,7 +27,9 @@ use super::packed_keys::sorted_indices;
 
 /// Runs the sort `sort` describes (its expressions, partitioning and output are all
 /// its own) over all of a partition's rows at once, on packed keys. Built only by
-/// [`super::PackedKeySort`], for sorts without a fetch.
+/// [`super::PackedKeySort`], for sorts without a fetch. The rows, keys and indices are
+/// reserved from the memory pool but never spilled: a pool that refuses them fails the
+/// query (promodb's sessions have an unbounded pool, as their tables are in memory).
 #[derive(Debug)]
 pub(crate) struct PackedSortExec {
     sort: Arc<SortExec>,
@@ -123,7 +127,7 @@ impl ExecutionPlan for PackedSortExec {
         let reservation = MemoryConsumer::new(format!("PackedSortExec[{partition}]"))
             .register(context.memory_pool());
         let run = SortRun {
-            schema: self.schema(),
+            schema: self.sort.input().schema(),
             expr: self.sort.expr().clone(),
             batch_size: context.session_config().batch_size().max(1),
             reservation,
@@ -137,7 +141,7 @@ impl ExecutionPlan for PackedSortExec {
                 run.reservation.try_grow(batch.get_array_memory_size())?;
                 batches.push(batch);
             }
-            run.sort(&batches)
+            run.sort(batches)
         })
         .map_ok(stream::iter)
         .try_flatten();
@@ -154,6 +158,7 @@ impl ExecutionPlan for PackedSortExec {
 
 /// One partition's sort: what it sorts by and the memory its rows hold.
 struct SortRun {
+    /// The input's schema, which the sort expressions read.
     schema: SchemaRef,
     expr: LexOrdering,
     batch_size: usize,
@@ -162,22 +167,48 @@ struct SortRun {
 }
 
 impl SortRun {
-    /// The rows of `batches` in order, as batches of `batch_size` rows taken on demand.
+    /// The rows of `batches` in order, as batches of `batch_size` rows gathered on
+    /// demand. Only the sort keys are put end to end; the rows stay in their batches.
     fn sort(
         self,
-        batches: &[RecordBatch],
+        batches: Vec<RecordBatch>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
         let timer = self.metrics.elapsed_compute().timer();
-        let rows = concat_batches(&self.schema, batches)?;
-        let columns = self
-            .expr
+        let batches: Vec<RecordBatch> = batches
+            .into_iter()
+            .filter(|batch| batch.num_rows() > 0)
+            .collect();
+        let mut columns = Vec::with_capacity(self.expr.len());
+        for sort_expr in self.expr.iter() {
+            let mut parts = Vec::with_capacity(batches.len());
+            for batch in &batches {
+                parts.push(sort_expr.evaluate_to_sort_column(batch)?.values);
+            }
+            let parts: Vec<&dyn Array> = parts.iter().map(|part| part.as_ref()).collect();
+            let values = match parts.as_slice() {
+                [] => new_empty_array(&sort_expr.expr.data_type(&self.schema)?),
+                parts => concat(parts)?,
+            };
+            columns.push(SortColumn {
+                values,
+                options: Some(sort_expr.options),
+            });
+        }
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        // The keys, and the packed keys and indices while they are sorted.
+        let sorting_bytes = columns
             .iter()
-            .map(|sort_expr| sort_expr.evaluate_to_sort_column(&rows))
-            .collect::<Result<Vec<_>>>()?;
+            .map(|column| column.values.get_array_memory_size())
+            .sum::<usize>()
+            + rows * 2 * size_of::<u128>();
+        self.reservation.try_grow(sorting_bytes)?;
         let indices = match sorted_indices(&columns) {
             Some(indices) => UInt32Array::from(indices),
             None => lexsort_to_indices(&columns, None)?,
         };
+        drop(columns);
+        self.reservation
+            .shrink(sorting_bytes.saturating_sub(indices.get_array_memory_size()));
         timer.done();
         let Self {
             batch_size,
@@ -185,13 +216,37 @@ impl SortRun {
             metrics,
             ..
         } = self;
+        // The first row of each batch, counted over all of them.
+        let starts: Vec<usize> = batches
+            .iter()
+            .scan(0, |start, batch| {
+                let first = *start;
+                *start += batch.num_rows();
+                Some(first)
+            })
+            .collect();
         Ok((0..indices.len()).step_by(batch_size).map(move |start| {
             // The reservation lives in this closure: the rows are held until the last
-            // chunk is taken.
+            // chunk is gathered.
             let _held = &reservation;
             let _timer = metrics.elapsed_compute().timer();
             let chunk = indices.slice(start, batch_size.min(indices.len() - start));
-            let batch = take_record_batch(&rows, &chunk)?;
+            let batch = match batches.as_slice() {
+                [only] => take_record_batch(only, &chunk)?,
+                _ => {
+                    let sources: Vec<&RecordBatch> = batches.iter().collect();
+                    let rows: Vec<(usize, usize)> = chunk
+                        .values()
+                        .iter()
+                        .map(|&row| {
+                            let row = row as usize;
+                            let batch = starts.partition_point(|&first| first <= row) - 1;
+                            (batch, row - starts[batch])
+                        })
+                        .collect();
+                    interleave_record_batch(&sources, &rows)?
+                }
+            };
             metrics.record_output(batch.num_rows());
             Ok(batch)
         }))

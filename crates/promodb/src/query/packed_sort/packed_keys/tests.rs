@@ -3,8 +3,8 @@ use super::*;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Decimal128Array, Float64Array, Int8Array, Int32Array, Int64Array,
-    TimestampMicrosecondArray, UInt32Array, UInt64Array,
+    ArrayRef, Date32Array, Decimal128Array, Float32Array, Float64Array, Int8Array, Int32Array,
+    Int64Array, TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::compute::lexsort_to_indices;
 
@@ -81,6 +81,24 @@ fn random_columns(rows: usize, seed: u64) -> Vec<ArrayRef> {
     let tiny: Vec<Option<i8>> = (0..rows)
         .map(|_| null_or(next(), 3).map(|v| v as i8))
         .collect();
+    let singles = [
+        f32::NAN,
+        -f32::NAN,
+        -0.0,
+        0.0,
+        -1.5,
+        f32::MIN_POSITIVE,
+        f32::MAX,
+    ];
+    let single: Vec<Option<f32>> = (0..rows)
+        .map(|_| null_or(next(), 5).map(|v| singles[(v % 7) as usize]))
+        .collect();
+    let days: Vec<Option<i32>> = (0..rows)
+        .map(|_| null_or(next(), 17).map(|v| 20_000 + (v % 40) as i32 - 20))
+        .collect();
+    let words: Vec<u32> = (0..rows)
+        .map(|_| [0, 7, u32::MAX][(next() % 3) as usize])
+        .collect();
     vec![
         Arc::new(Int64Array::from(few)),
         Arc::new(TimestampMicrosecondArray::from(ts)),
@@ -94,6 +112,9 @@ fn random_columns(rows: usize, seed: u64) -> Vec<ArrayRef> {
         Arc::new(UInt64Array::from(unsigned)),
         Arc::new(Int8Array::from(tiny)),
         Arc::new(Int32Array::from_iter_values((0..rows as i32).rev())),
+        Arc::new(Float32Array::from(single)),
+        Arc::new(Date32Array::from(days)),
+        Arc::new(UInt32Array::from(words)),
     ]
 }
 
@@ -128,10 +149,10 @@ fn pairs_of_columns_sort_as_arrow_sorts_them_in_every_direction() {
             );
         }
     }
-    // Only pairs of the full-range i64, the full-range u64, the floats from -inf to
+    // Only pairs of the full-range i64, the full-range u64, the doubles from -inf to
     // NaN (64 bits each) and the decimal column (70 bits) need more than 128 bits: 16
-    // of the 64 pairs.
-    assert_eq!(packed, 48 * 16);
+    // of the 121 pairs.
+    assert_eq!(packed, 105 * 16);
 }
 
 #[test]
@@ -164,6 +185,17 @@ fn keys_wider_than_128_bits_are_left_to_arrow() {
     // One full-range i64 column takes 64 bits and the row index 2: a u128 key.
     assert_eq!(sorted_indices(&sort(1)), Some(vec![0, 2, 1]));
     assert_eq!(sorted_indices(&sort(2)), None);
+    // Decimals whose span overflows i128.
+    let huge: ArrayRef = Arc::new(
+        Decimal128Array::from(vec![i128::MAX, i128::MIN + 1, 0])
+            .with_precision_and_scale(38, 0)
+            .unwrap(),
+    );
+    let huge = [SortColumn {
+        values: huge,
+        options: None,
+    }];
+    assert_eq!(sorted_indices(&huge), None);
     let unsupported: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(vec!["a"]));
     let text = [SortColumn {
         values: unsupported,
