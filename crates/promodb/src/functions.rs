@@ -2,8 +2,10 @@
 //! (DataFusion `functions-aggregate` style).
 
 mod arg_max;
+mod builtin_fast_path;
 mod condition_bits;
 mod distinct_count;
+mod epoch_date_part;
 mod event_groups;
 mod funnel_args;
 mod funnel_scan;
@@ -28,16 +30,18 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 
 pub use arg_max::{ArgExtreme, arg_max_udaf, arg_min_udaf};
+pub use builtin_fast_path::{BuiltinWithFastPath, FastPath};
 pub(crate) use condition_bits::ConditionBits;
 pub(crate) use distinct_count::has_per_group_values;
 pub use distinct_count::{DistinctCount, distinct_count_udaf};
+pub use epoch_date_part::epoch_date_part_udf;
 pub(crate) use event_groups::{EventAggregate, EventRow};
 pub(crate) use list_element::ListElementRewrite;
 pub use list_element::{ListElement, list_element_udf};
 pub use retention::{Retention, retention_udaf};
 pub use safe_div::{SafeDiv, safe_div_udf};
 pub use sequence_match::{SequenceMatch, sequence_count_udaf, sequence_match_udaf};
-pub use utc_date_trunc::{UtcDateTrunc, utc_date_trunc_udf};
+pub use utc_date_trunc::utc_date_trunc_udf;
 pub use window_funnel::{WindowFunnel, window_funnel_times_udaf, window_funnel_udaf};
 
 /// The functions whose state keeps every input row of its group (the event sequences of
@@ -119,7 +123,12 @@ pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 
 /// Every scalar function promodb adds to SQL.
 pub fn all_scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![safe_div_udf(), utc_date_trunc_udf(), list_element_udf()]
+    vec![
+        safe_div_udf(),
+        utc_date_trunc_udf(),
+        epoch_date_part_udf(),
+        list_element_udf(),
+    ]
 }
 
 /// Registers every promodb function in `ctx`.

@@ -6,74 +6,33 @@
 //! lengths, so promodb, whose timestamps are all UTC, truncates them with integer
 //! arithmetic, like DataFusion already does for seconds and minutes. Everything else
 //! (other zones, weeks, months, quarters, years, other types) goes to DataFusion's own
-//! `date_trunc`, whose signature, return type and ordering rules this one shares.
+//! `date_trunc` ([`BuiltinWithFastPath`]).
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
 use datafusion::arrow::datatypes::{
-    ArrowTimestampType, DataType, FieldRef, TimeUnit, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    ArrowTimestampType, DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
 };
-use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::sort_properties::{ExprProperties, SortProperties};
-use datafusion::logical_expr::{
-    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature,
-};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
 
-/// DataFusion's `date_trunc`, with UTC hours and days done by arithmetic.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct UtcDateTrunc {
-    inner: ScalarUDF,
-}
+use super::builtin_fast_path::BuiltinWithFastPath;
 
-/// `date_trunc` as registered in every promodb session (it replaces the built-in).
+/// `date_trunc` as registered in every promodb session (it replaces the built-in):
+/// DataFusion's, with UTC hours and days done by arithmetic.
 pub fn utc_date_trunc_udf() -> Arc<ScalarUDF> {
     static UDF: std::sync::OnceLock<Arc<ScalarUDF>> = std::sync::OnceLock::new();
     Arc::clone(UDF.get_or_init(|| {
         let inner = datafusion::functions::datetime::date_trunc()
             .as_ref()
             .clone();
-        Arc::new(ScalarUDF::from(UtcDateTrunc { inner }))
+        Arc::new(ScalarUDF::from(BuiltinWithFastPath::new(
+            inner,
+            utc_fast_path,
+        )))
     }))
-}
-
-impl ScalarUDFImpl for UtcDateTrunc {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn aliases(&self) -> &[String] {
-        self.inner.aliases()
-    }
-
-    fn signature(&self) -> &Signature {
-        self.inner.signature()
-    }
-
-    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        self.inner.return_type(arg_types)
-    }
-
-    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        self.inner.return_field_from_args(args)
-    }
-
-    fn output_ordering(&self, input: &[ExprProperties]) -> Result<SortProperties> {
-        self.inner.output_ordering(input)
-    }
-
-    fn documentation(&self) -> Option<&Documentation> {
-        self.inner.documentation()
-    }
-
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        match utc_fast_path(&args.args) {
-            Some(result) => Ok(result),
-            None => self.inner.invoke_with_args(args),
-        }
-    }
 }
 
 /// The truncation when it is an hour or a day of a UTC timestamp; `None` otherwise.
