@@ -298,6 +298,27 @@ mod tests {
     }
 
     #[test]
+    fn rows_that_repeat_their_key_get_its_group() {
+        let mut table = IntGroupTable::new(DataType::Int64);
+        // Minutes 60M µs apart (hashed), 400 rows each, then rows that stop repeating
+        // within a chunk that started with runs, and NULLs between runs.
+        let minute = 60_000_000i64;
+        let mut keys: Vec<Option<i64>> = (0..6_000).map(|row| Some(row / 400 * minute)).collect();
+        keys.extend((0..3_000).map(|row| Some((row * 7_919 % 13) * minute)));
+        keys.extend((0..2_000).map(|row| (row % 100 != 0).then_some(row / 50 * minute)));
+        let mut first_group = std::collections::HashMap::new();
+        for chunk in keys.chunks(8192) {
+            let groups = intern(&mut table, chunk.to_vec());
+            for (key, group) in chunk.iter().zip(groups) {
+                assert_eq!(*first_group.entry(*key).or_insert(group), group, "{key:?}");
+            }
+        }
+        assert!(matches!(table.index, KeyIndex::Hashed(_)));
+        assert_eq!(table.len(), first_group.len());
+        assert_eq!(table.len(), 40 + 1);
+    }
+
+    #[test]
     fn keys_survive_growth_and_collisions() {
         let mut table = IntGroupTable::new(DataType::Int64);
         // Multiples of a power of two stress the home-slot function; many batches grow

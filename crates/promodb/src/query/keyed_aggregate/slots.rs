@@ -55,6 +55,23 @@ fn home<K: SlotKey>(key: K, shift: u32) -> usize {
     (key.spread() >> shift) as usize
 }
 
+/// Rows at the start of a chunk compared with the row before, to decide whether the
+/// chunk's rows repeat their keys.
+const RUN_PROBE_ROWS: usize = 32;
+
+/// Whether at least half of the first [`RUN_PROBE_ROWS`] rows of `start..end` have the
+/// key of the row before.
+fn repeats_keys<K: PartialEq>(
+    start: usize,
+    end: usize,
+    key_of: &mut impl FnMut(usize) -> K,
+) -> bool {
+    let probed = start + 1..end.min(start + 1 + RUN_PROBE_ROWS);
+    let probed_rows = probed.len();
+    let repeats = probed.filter(|&row| key_of(row) == key_of(row - 1)).count();
+    probed_rows > 0 && 2 * repeats >= probed_rows
+}
+
 /// A key beside its group: an integer slot is 16 bytes, a text slot 32, aligned so that
 /// no slot straddles two cache lines.
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +151,27 @@ impl<K: SlotKey> GroupSlots<K> {
         // deciding per row cost 8% of a `GROUP BY channel`.
         for start in (0..rows).step_by(PREFETCH_DECISION_ROWS) {
             let end = rows.min(start + PREFETCH_DECISION_ROWS);
+            // Rows in time order repeat their key (`GROUP BY date_trunc('minute', ts)`:
+            // 400 rows a minute), and a row with the key of the row before is in its
+            // group without a lookup (the lookups were 13% of a per-minute rollup).
+            // Whether to look at the row before is decided per chunk, from its first
+            // rows, so that keys in no order (channels after a join) do not pay for it.
+            if self.keys < PREFETCH_MIN_KEYS && repeats_keys(start, end, &mut key_of) {
+                let mut before: Option<(K, usize)> = None;
+                groups.extend((start..end).map(|row| {
+                    let key = key_of(row);
+                    if let Some((key_before, group)) = before
+                        && key_before == key
+                        && owner.row_is_in_group(row, key, group as u32)
+                    {
+                        return group;
+                    }
+                    let group = self.group_of(row, key, owner);
+                    before = Some((key, group));
+                    group
+                }));
+                continue;
+            }
             if self.keys < PREFETCH_MIN_KEYS {
                 groups.extend((start..end).map(|row| self.group_of(row, key_of(row), owner)));
                 continue;
