@@ -34,6 +34,7 @@ pub use builtin_fast_path::{BuiltinWithFastPath, FastPath};
 pub(crate) use condition_bits::ConditionBits;
 pub(crate) use distinct_count::has_per_group_values;
 pub use distinct_count::{DistinctCount, distinct_count_udaf};
+pub(crate) use epoch_date_part::ExtractPlanner;
 pub use epoch_date_part::epoch_date_part_udf;
 pub(crate) use event_groups::{EventAggregate, EventRow};
 pub(crate) use list_element::ListElementRewrite;

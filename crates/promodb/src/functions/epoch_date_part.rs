@@ -19,8 +19,10 @@ use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, DataType, DurationMicrosecondType, DurationMillisecondType,
     DurationNanosecondType, DurationSecondType, TimeUnit,
 };
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult};
+use datafusion::logical_expr::{ColumnarValue, Expr, ScalarUDF};
 
 use super::builtin_fast_path::BuiltinWithFastPath;
 
@@ -39,14 +41,26 @@ pub fn epoch_date_part_udf() -> Arc<ScalarUDF> {
     }))
 }
 
+/// Plans SQL's `EXTRACT(part FROM x)` as promodb's `date_part`, as DataFusion's
+/// planner does with its own: so that `EXTRACT(hour FROM ts)` and `date_part('hour',
+/// ts)` are the same expression (a `GROUP BY` of one matches a `SELECT` of the other),
+/// and `EXTRACT(EPOCH FROM d)` takes the one-pass path. It comes before DataFusion's.
+#[derive(Debug, Default)]
+pub(crate) struct ExtractPlanner;
+
+impl ExprPlanner for ExtractPlanner {
+    fn plan_extract(&self, args: Vec<Expr>) -> Result<PlannerResult<Vec<Expr>>> {
+        Ok(PlannerResult::Planned(Expr::ScalarFunction(
+            ScalarFunction::new_udf(epoch_date_part_udf(), args),
+        )))
+    }
+}
+
 /// The epochs when `args` are `'epoch'` and an array of durations; `None` otherwise.
 fn epoch_of_durations(args: &[ColumnarValue]) -> Option<ColumnarValue> {
     let [
-        ColumnarValue::Scalar(
-            ScalarValue::Utf8(Some(part))
-            | ScalarValue::Utf8View(Some(part))
-            | ScalarValue::LargeUtf8(Some(part)),
-        ),
+        // DataFusion's `date_part` takes its part as `Utf8` or `Utf8View` only.
+        ColumnarValue::Scalar(ScalarValue::Utf8(Some(part)) | ScalarValue::Utf8View(Some(part))),
         ColumnarValue::Array(durations),
     ] = args
     else {
@@ -154,6 +168,43 @@ mod tests {
         }
     }
 
+    /// `EXTRACT` and `date_part` plan to the same function in a promodb database, so a
+    /// `GROUP BY` of one matches a `SELECT` of the other (`EXTRACT(hour ...)` passes its
+    /// part as `'HOUR'`).
+    #[test]
+    fn extract_and_date_part_are_the_same_expression() {
+        let db = crate::PromoDb::in_memory().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let rows = "(VALUES (TIMESTAMP '2026-11-11T01:30:00Z'), (TIMESTAMP '2026-11-11T01:45:00Z'), \
+                    (TIMESTAMP '2026-11-11T02:00:00Z')) AS v(ts)";
+        for sql in [
+            format!(
+                "SELECT EXTRACT(hour FROM ts) AS h, count(*) AS n FROM {rows} GROUP BY date_part('HOUR', ts) ORDER BY h"
+            ),
+            format!(
+                "SELECT date_part('HOUR', ts) AS h, count(*) AS n FROM {rows} GROUP BY EXTRACT(hour FROM ts) ORDER BY h"
+            ),
+        ] {
+            let batches = runtime.block_on(db.sql(&sql)).expect(&sql);
+            let table = pretty_format_batches(&batches).unwrap().to_string();
+            assert!(
+                table.contains("| 1 | 2 |") && table.contains("| 2 | 1 |"),
+                "{table}"
+            );
+        }
+        let epoch = "SELECT EXTRACT(EPOCH FROM ts - TIMESTAMP '2026-11-11T00:00:00Z') AS e \
+                     FROM (VALUES (TIMESTAMP '2026-11-11T01:30:00Z')) AS v(ts)";
+        let batches = runtime.block_on(db.sql(epoch)).expect(epoch);
+        assert!(
+            pretty_format_batches(&batches)
+                .unwrap()
+                .to_string()
+                .contains("5400.0")
+        );
+    }
+
     #[test]
     fn only_the_epoch_of_a_duration_array_takes_the_one_pass_path() {
         let durations: ArrayRef = Arc::new(
@@ -169,7 +220,9 @@ mod tests {
         let epochs = epochs.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
         // 2.5 s in nanoseconds does not fit an i32: the fraction is dropped.
         assert_eq!((epochs.value(0), epochs.is_null(1)), (2.0, true));
-        assert!(epoch_of_durations(&[epoch("hour"), column]).is_none());
+        assert!(epoch_of_durations(&[epoch("hour"), column.clone()]).is_none());
+        let large = ColumnarValue::Scalar(ScalarValue::LargeUtf8(Some("epoch".into())));
+        assert!(epoch_of_durations(&[large, column]).is_none());
         let scalar = ColumnarValue::Scalar(ScalarValue::DurationMicrosecond(Some(1)));
         assert!(epoch_of_durations(&[epoch("epoch"), scalar]).is_none());
     }

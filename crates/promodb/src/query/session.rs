@@ -17,7 +17,7 @@ use datafusion::sql::parser::DFParser;
 use super::distinct_rewrite::SingleDistinctWhereFaster;
 use super::keyed_aggregate::KeyedAggregation;
 use super::packed_sort::PackedKeySort;
-use crate::functions::ListElementRewrite;
+use crate::functions::{ExtractPlanner, ListElementRewrite};
 
 use crate::error::{Error, Result};
 use crate::schema::Table;
@@ -37,7 +37,8 @@ const BROADCAST_JOIN_BYTES: u64 = 64 * 1024 * 1024;
 /// number of partitions, broadcast joins up to `BROADCAST_JOIN_ROWS`, and DataFusion's
 /// optimizer rules with the single-distinct rewrite left out where promodb's per-group
 /// value lists are faster, aggregations by one integer-like or text key run on
-/// promodb's group tables, full sorts by fixed-width keys on packed keys, and `list[i]` planned with promodb's gathering `array_element`.
+/// promodb's group tables, full sorts by fixed-width keys on packed keys, `EXTRACT` planned as promodb's
+/// `date_part`, and `list[i]` planned with promodb's gathering `array_element`.
 pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
     let config = SessionConfig::new()
         .with_information_schema(true)
@@ -61,13 +62,18 @@ pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
             false => rule,
         })
         .collect();
-    let mut state = SessionStateBuilder::new()
+    let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
         .with_optimizer_rules(rules)
         .with_physical_optimizer_rule(Arc::new(KeyedAggregation))
-        .with_physical_optimizer_rule(Arc::new(PackedKeySort))
-        .build();
+        .with_physical_optimizer_rule(Arc::new(PackedKeySort));
+    // `EXTRACT` planned as promodb's `date_part`, before DataFusion's planner does it.
+    builder
+        .expr_planners()
+        .get_or_insert_with(Vec::new)
+        .insert(0, Arc::new(ExtractPlanner));
+    let mut state = builder.build();
     state.register_function_rewrite(Arc::new(ListElementRewrite))?;
     Ok(SessionContext::new_with_state(state))
 }
