@@ -9,6 +9,8 @@
 //! 24-58 bits, and one integer comparison replaces two calls through arrow's
 //! per-column comparators.
 
+use std::ops::{BitOr, Shl};
+
 use datafusion::arrow::array::{Array, ArrayData};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::{SortColumn, SortOptions};
@@ -56,30 +58,52 @@ pub(super) fn sorted_indices(columns: &[SortColumn]) -> Option<Vec<u32>> {
     if key_bits + row_bits > 128 {
         return None;
     }
-    let mut keys = vec![0u128; rows];
-    for column in &codes {
+    Some(if key_bits + row_bits <= 64 {
+        sorted_by::<u64>(&codes, rows, row_bits)
+    } else {
+        sorted_by::<u128>(&codes, rows, row_bits)
+    })
+}
+
+/// An unsigned integer that rows' codes and indices are packed into.
+trait PackedKey: Copy + Ord + Default + Shl<u32, Output = Self> + BitOr<Output = Self> {
+    /// `code`, which fits this type.
+    fn from_code(code: u128) -> Self;
+    /// The row index in the low `row_bits` bits.
+    fn row(self, row_bits: u32) -> u32;
+}
+
+impl PackedKey for u64 {
+    fn from_code(code: u128) -> Self {
+        code as u64
+    }
+
+    fn row(self, row_bits: u32) -> u32 {
+        (self & ((1u64 << row_bits) - 1)) as u32
+    }
+}
+
+impl PackedKey for u128 {
+    fn from_code(code: u128) -> Self {
+        code
+    }
+
+    fn row(self, row_bits: u32) -> u32 {
+        (self & ((1u128 << row_bits) - 1)) as u32
+    }
+}
+
+/// The rows sorted on keys of type `K`, wide enough for the codes and `row_bits`.
+fn sorted_by<K: PackedKey>(codes: &[ColumnCodes], rows: usize, row_bits: u32) -> Vec<u32> {
+    let mut keys = vec![K::default(); rows];
+    for column in codes {
         column.append_to(&mut keys);
     }
-    let row_mask = (1u128 << row_bits) - 1;
-    if key_bits + row_bits <= 64 {
-        let mut keys: Vec<u64> = keys
-            .iter()
-            .enumerate()
-            .map(|(row, key)| ((key << row_bits) | row as u128) as u64)
-            .collect();
-        keys.sort_unstable();
-        Some(
-            keys.iter()
-                .map(|key| (*key as u128 & row_mask) as u32)
-                .collect(),
-        )
-    } else {
-        for (row, key) in keys.iter_mut().enumerate() {
-            *key = (*key << row_bits) | row as u128;
-        }
-        keys.sort_unstable();
-        Some(keys.iter().map(|key| (key & row_mask) as u32).collect())
+    for (row, key) in keys.iter_mut().enumerate() {
+        *key = (*key << row_bits) | K::from_code(row as u128);
     }
+    keys.sort_unstable();
+    keys.into_iter().map(|key| key.row(row_bits)).collect()
 }
 
 /// The bits that hold every value in `0..=largest`.
@@ -130,7 +154,7 @@ impl ColumnCodes {
     }
 
     /// Shifts each key left by this column's bits and puts the row's code there.
-    fn append_to(&self, keys: &mut [u128]) {
+    fn append_to<K: PackedKey>(&self, keys: &mut [K]) {
         if self.bits == 0 {
             return;
         }
@@ -153,7 +177,7 @@ impl ColumnCodes {
         match &self.nulls {
             None => {
                 for (key, value) in keys.iter_mut().zip(&self.values) {
-                    *key = (*key << bits) | rank(*value);
+                    *key = (*key << bits) | K::from_code(rank(*value));
                 }
             }
             Some(nulls) => {
@@ -162,7 +186,7 @@ impl ColumnCodes {
                         true => first_valid_code + rank(*value),
                         false => null_code,
                     };
-                    *key = (*key << bits) | code;
+                    *key = (*key << bits) | K::from_code(code);
                 }
             }
         }
