@@ -80,8 +80,11 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
                     self.insert(value)
                 }
             },
-            DistinctValues::List { values, .. } => {
+            DistinctValues::List { values, distinct } => {
                 values.push(value);
+                if values.len() < COMPACT_MIN.max(COMPACT_GROWTH * *distinct) {
+                    return 1;
+                }
                 1 + self.compact_when_grown()
             }
             DistinctValues::Bits(bits) => {
@@ -147,6 +150,7 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
 
     /// Compacts a list that has grown enough, and turns it into bits if its values lie
     /// close enough together; returns the change in values stored.
+    #[cold]
     fn compact_when_grown(&mut self) -> isize {
         match self {
             DistinctValues::List { values, distinct }
