@@ -4,9 +4,10 @@
 //! of slots, so more of it stays in the caches.
 //!
 //! The range holds at most [`ENTRIES_PER_KEY`] entries per key (the bytes hashed slots
-//! spend at their fullest), or [`MIN_ENTRIES`]; a key that would stretch it further is
-//! refused, and the table moves its keys to hashed slots. Hashed keys that come to fill
-//! half the budget are moved back into a range ([`DirectIndex::holding`]).
+//! spend at their fullest), or up to [`SPARSE_ENTRIES_PER_KEY`] per key within
+//! [`SPARSE_MAX_ENTRIES`], or [`MIN_ENTRIES`] ([`budget`]); a key that would stretch it
+//! further is refused, and the table moves its keys to hashed slots. Hashed keys that
+//! come to fill half the budget are moved back into a range ([`DirectIndex::holding`]).
 
 use crate::prefetch::{PREFETCH_DISTANCE, prefetch};
 
@@ -21,6 +22,26 @@ const ENTRIES_PER_KEY: usize = 8;
 
 /// Entries the range may always hold (256 KiB), however few its keys.
 const MIN_ENTRIES: usize = 1 << 16;
+
+/// Entries the range may hold per key while it is within [`SPARSE_MAX_ENTRIES`]. The
+/// users of a promo arrive scattered over their ids: with 8 entries per key, the range
+/// of 1.35M user ids was refused until 337k users had arrived, and until then they were
+/// hashed, their slots rehashed at every doubling (7% of the retention query, perf);
+/// with 64, the range takes them from the 64k-th.
+const SPARSE_ENTRIES_PER_KEY: usize = 64;
+
+/// The most entries (16 MiB) a range may hold at [`SPARSE_ENTRIES_PER_KEY`] per key.
+const SPARSE_MAX_ENTRIES: usize = 1 << 22;
+
+/// Entries a range may hold for `keys` keys.
+fn budget(keys: usize) -> usize {
+    let sparse = SPARSE_ENTRIES_PER_KEY
+        .saturating_mul(keys)
+        .min(SPARSE_MAX_ENTRIES);
+    MIN_ENTRIES
+        .max(sparse)
+        .max(ENTRIES_PER_KEY.saturating_mul(keys))
+}
 
 /// Entries a range starts with.
 const INITIAL_ENTRIES: usize = 1 << 10;
@@ -88,7 +109,7 @@ impl DirectIndex {
     /// budget of `keys + 1` keys; `false` if that is over the budget.
     #[cold]
     fn stretch_to(&mut self, key: i64, keys: usize) -> bool {
-        let budget = MIN_ENTRIES.max(ENTRIES_PER_KEY.saturating_mul(keys + 1)) as i128;
+        let budget = budget(keys + 1) as i128;
         if self.groups.is_empty() {
             (self.lowest, self.highest) = (key, key);
         }
@@ -130,7 +151,7 @@ impl DirectIndex {
             (low.min(key), high.max(key))
         });
         let needed = highest as i128 + 1 - lowest as i128;
-        let budget = MIN_ENTRIES.max(ENTRIES_PER_KEY.saturating_mul(groups)) as i128;
+        let budget = budget(groups) as i128;
         // Room to double within the budget: a range that could not stretch to the
         // next key beyond it would go back to hashed slots at once.
         if 2 * needed > budget {
@@ -218,32 +239,46 @@ mod tests {
             stretches += usize::from(index.groups.len() != len);
         }
         assert!(stretches <= 12, "{stretches} stretches");
-        // Ids 7 apart cannot double within 8 entries per key: hashed from then on.
+        // Ids 100 apart cannot double within 64 entries per key: refused once past
+        // the 65,536 entries any range may hold.
         let mut sparse = DirectIndex::default();
         let mut owner = Keys::default();
         let done = (0..100_000i64)
             .take_while(|&id| {
                 groups.clear();
-                sparse.intern(1, |_| 7 * id, &mut groups, &mut owner) == 1
+                sparse.intern(1, |_| 100 * id, &mut groups, &mut owner) == 1
             })
             .count();
-        assert!((9_000..100_000).contains(&done), "{done}");
+        assert!((300..=656).contains(&done), "{done}");
+    }
+
+    #[test]
+    fn the_budget_is_64_entries_a_key_up_to_16_mib_then_8() {
+        assert_eq!(budget(0), MIN_ENTRIES);
+        assert_eq!(budget(1_000), MIN_ENTRIES);
+        assert_eq!(budget(2_000), 128_000);
+        assert_eq!(budget(100_000), SPARSE_MAX_ENTRIES);
+        assert_eq!(budget(1_000_000), 8_000_000);
+        assert_eq!(budget(usize::MAX), usize::MAX);
     }
 
     #[test]
     fn keys_move_back_to_a_range_only_if_it_can_stretch_to_the_next_key() {
-        // 100,000 keys 5 apart would fill 5 of the 8 entries per key: a range of
-        // them could not double, so the first key past its end would refuse it.
-        let spaced = |gap: i64| Keys((0..100_000).map(|i| gap * i).collect());
-        assert!(DirectIndex::holding(&spaced(5)).is_none());
-        let mut owner = spaced(4);
-        let mut index = DirectIndex::holding(&owner).expect("4 entries per key");
-        assert_eq!(index.groups.len(), 4 * 99_999 + 1);
+        // 100,000 keys 21 apart would fill more than half of the 16 MiB cap: a range
+        // of them could not double, so the first key past its end would refuse it.
+        let spaced = |keys: i64, gap: i64| Keys((0..keys).map(|i| gap * i).collect());
+        assert!(DirectIndex::holding(&spaced(100_000, 21)).is_none());
+        let mut owner = spaced(100_000, 20);
+        let mut index = DirectIndex::holding(&owner).expect("20 entries per key");
+        assert_eq!(index.groups.len(), 20 * 99_999 + 1);
         let mut groups = Vec::new();
-        let keys = [4 * 100_000, 8, 4 * 99_999];
+        let keys = [20 * 100_000, 40, 20 * 99_999];
         let done = index.intern(keys.len(), |row| keys[row], &mut groups, &mut owner);
         assert_eq!((done, groups), (3, vec![100_000, 2, 99_999]));
         assert!(DirectIndex::holding(&Keys::default()).is_none());
+        // Below the cap, half of 64 entries per key.
+        assert!(DirectIndex::holding(&spaced(2_000, 30)).is_some());
+        assert!(DirectIndex::holding(&spaced(2_000, 33)).is_none());
     }
 
     #[test]

@@ -247,11 +247,12 @@ mod tests {
     #[test]
     fn spread_out_keys_that_come_to_fill_their_range_move_back_to_it() {
         let mut table = IntGroupTable::new(DataType::Int64);
-        // 200,000 user ids in a scattered order (7,919 is prime to 200,000), a NULL
-        // in every batch: the first batch spans the whole range with 8,192 keys.
+        // 200,000 user ids 4 apart in a scattered order (7,919 is prime to 200,000), a
+        // NULL in every batch: the first batch spans the whole range of 800,000 ids with
+        // 8,192 keys, more than 64 entries a key.
         let users = 200_000i64;
         let keys: Vec<Option<i64>> = (0..2 * users)
-            .map(|i| (i % 5_000 != 0).then_some(1 + (i * 7_919) % users))
+            .map(|i| (i % 5_000 != 0).then_some(1 + 4 * ((i * 7_919) % users)))
             .collect();
         let mut was_hashed = false;
         let mut first_group = std::collections::HashMap::new();
@@ -264,10 +265,10 @@ mod tests {
         }
         assert!(
             was_hashed,
-            "8,192 keys spread over 200,000 ids start hashed"
+            "8,192 keys spread over 800,000 ids start hashed"
         );
         let KeyIndex::Direct(direct) = &table.index else {
-            panic!("200,000 keys in a range of 200,000 are looked up by offset");
+            panic!("200,000 keys in a range of 800,000 are looked up by offset");
         };
         assert!(direct.size() <= 8 * 4 * 200_000, "{}", direct.size());
         assert_eq!(table.len(), first_group.len());
