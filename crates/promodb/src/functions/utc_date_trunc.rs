@@ -1,4 +1,5 @@
-//! `date_trunc` with an arithmetic path for UTC timestamps.
+//! `date_trunc` with an arithmetic path for seconds and minutes, and for the hours and
+//! days of UTC timestamps.
 //!
 //! DataFusion 55 truncates a timestamp with a time zone to the hour or the day through
 //! chrono, value by value (formatting as it goes): 8% of a 600k-row hourly rollup's
@@ -10,10 +11,14 @@
 //! the step a constant for each unit and granularity: DataFusion divides by a step it
 //! reads at run time, one integer division per value, 6% of the per-minute KPI query
 //! (perf). Everything else (other zones for hours and days, weeks, months, quarters,
-//! years, other types) goes to DataFusion's own `date_trunc` ([`BuiltinWithFastPath`]).
+//! years, other types, scalars, a zone DataFusion cannot parse, and an array with a value
+//! whose floor is below `i64::MIN`) goes to DataFusion's own `date_trunc`
+//! ([`BuiltinWithFastPath`]).
 
+use std::str::FromStr;
 use std::sync::Arc;
 
+use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
 use datafusion::arrow::datatypes::{
     ArrowTimestampType, DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
@@ -25,7 +30,7 @@ use datafusion::logical_expr::{ColumnarValue, ScalarUDF};
 use super::builtin_fast_path::BuiltinWithFastPath;
 
 /// `date_trunc` as registered in every promodb session (it replaces the built-in):
-/// DataFusion's, with UTC hours and days done by arithmetic.
+/// DataFusion's, with seconds, minutes and UTC hours and days done by arithmetic.
 pub fn utc_date_trunc_udf() -> Arc<ScalarUDF> {
     static UDF: std::sync::OnceLock<Arc<ScalarUDF>> = std::sync::OnceLock::new();
     Arc::clone(UDF.get_or_init(|| {
@@ -39,10 +44,10 @@ pub fn utc_date_trunc_udf() -> Arc<ScalarUDF> {
     }))
 }
 
-/// The truncation when it is a second or a minute of a timestamp, or an hour or a day of
-/// a UTC (or zoneless) timestamp; `None` otherwise.
+/// The truncation of an array when it is a second or a minute of a timestamp, or an
+/// hour or a day of a UTC (or zoneless) timestamp; `None` otherwise.
 fn arithmetic_path(args: &[ColumnarValue]) -> Option<ColumnarValue> {
-    let [granularity, value] = args else {
+    let [granularity, ColumnarValue::Array(array)] = args else {
         return None;
     };
     let (seconds, any_zone) = match granularity {
@@ -59,64 +64,46 @@ fn arithmetic_path(args: &[ColumnarValue]) -> Option<ColumnarValue> {
         },
         _ => return None,
     };
-    let DataType::Timestamp(unit, zone) = value.data_type() else {
+    let DataType::Timestamp(unit, zone) = array.data_type() else {
         return None;
     };
-    if !any_zone && zone.as_deref().is_some_and(|zone| !is_utc(zone)) {
-        return None;
+    match zone.as_deref() {
+        Some(zone) if !is_utc(zone) && (!any_zone || Tz::from_str(zone).is_err()) => {
+            return None;
+        }
+        _ => {}
     }
+    let (unit, zone) = (*unit, zone.clone());
     let step = seconds * per_second(unit);
-    match value {
-        ColumnarValue::Array(array) => {
-            let truncated: ArrayRef = match unit {
-                TimeUnit::Second => truncate::<TimestampSecondType>(array, zone, step),
-                TimeUnit::Millisecond => truncate::<TimestampMillisecondType>(array, zone, step),
-                TimeUnit::Microsecond => truncate::<TimestampMicrosecondType>(array, zone, step),
-                TimeUnit::Nanosecond => truncate::<TimestampNanosecondType>(array, zone, step),
-            };
-            Some(ColumnarValue::Array(truncated))
-        }
-        ColumnarValue::Scalar(scalar) => {
-            let floor = |v: i64| floor_to(v, step);
-            let truncated = match scalar {
-                ScalarValue::TimestampSecond(v, tz) => {
-                    ScalarValue::TimestampSecond(v.map(floor), tz.clone())
-                }
-                ScalarValue::TimestampMillisecond(v, tz) => {
-                    ScalarValue::TimestampMillisecond(v.map(floor), tz.clone())
-                }
-                ScalarValue::TimestampMicrosecond(v, tz) => {
-                    ScalarValue::TimestampMicrosecond(v.map(floor), tz.clone())
-                }
-                ScalarValue::TimestampNanosecond(v, tz) => {
-                    ScalarValue::TimestampNanosecond(v.map(floor), tz.clone())
-                }
-                _ => return None,
-            };
-            Some(ColumnarValue::Scalar(truncated))
-        }
-    }
-}
-
-/// `v` floored to a multiple of `step`.
-#[inline(always)]
-fn floor_to(v: i64, step: i64) -> i64 {
-    v - v.rem_euclid(step)
+    let truncated = match unit {
+        TimeUnit::Second => truncate::<TimestampSecondType>(array, zone, step),
+        TimeUnit::Millisecond => truncate::<TimestampMillisecondType>(array, zone, step),
+        TimeUnit::Microsecond => truncate::<TimestampMicrosecondType>(array, zone, step),
+        TimeUnit::Nanosecond => truncate::<TimestampNanosecondType>(array, zone, step),
+    };
+    truncated.map(ColumnarValue::Array)
 }
 
 /// Each value of `array` floored to a multiple of `step` (seconds, minutes, hours or
-/// days in the array's unit), with the step a constant where it is one of those.
+/// days in the array's unit), with the step a constant where it is one of those; `None`
+/// if a floor would be below `i64::MIN`.
 fn truncate<T: ArrowTimestampType>(
     array: &ArrayRef,
     zone: Option<Arc<str>>,
     step: i64,
-) -> ArrayRef {
+) -> Option<ArrayRef> {
     let values = array.as_primitive::<T>();
+    let mut overflow = false;
+    let mut floor = |v: i64, step: i64| {
+        let (floored, overflowed) = v.overflowing_sub(v.rem_euclid(step));
+        overflow |= overflowed;
+        floored
+    };
     macro_rules! constant_steps {
         ($($step:literal),*) => {
             match step {
-                $($step => values.values().iter().map(|&v| floor_to(v, $step)).collect(),)*
-                _ => values.values().iter().map(|&v| floor_to(v, step)).collect(),
+                $($step => values.values().iter().map(|&v| floor(v, $step)).collect(),)*
+                _ => values.values().iter().map(|&v| floor(v, step)).collect(),
             }
         };
     }
@@ -138,9 +125,12 @@ fn truncate<T: ArrowTimestampType>(
         3_600_000_000_000,
         86_400_000_000_000
     );
+    if overflow {
+        return None;
+    }
     let truncated =
         PrimitiveArray::<T>::new(truncated.into(), values.nulls().cloned()).with_timezone_opt(zone);
-    Arc::new(truncated)
+    Some(Arc::new(truncated))
 }
 
 fn is_utc(zone: &str) -> bool {
@@ -163,36 +153,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn utc_hours_and_days_take_the_arithmetic_path() {
-        let at = |v: i64, tz: &str| {
-            ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(Some(v), Some(tz.into())))
+    fn seconds_minutes_and_utc_hours_and_days_take_the_arithmetic_path() {
+        use datafusion::arrow::array::TimestampMicrosecondArray;
+        let at = |v: i64, tz: Option<&str>| {
+            ColumnarValue::Array(Arc::new(
+                TimestampMicrosecondArray::from(vec![Some(v), None]).with_timezone_opt(tz),
+            ))
         };
         let unit = |g: &str| ColumnarValue::Scalar(ScalarValue::Utf8(Some(g.into())));
+        let floored = |result: Option<ColumnarValue>| match result {
+            Some(ColumnarValue::Array(array)) => {
+                let array = array.as_primitive::<TimestampMicrosecondType>();
+                assert!(array.is_null(1));
+                let zone = match array.data_type() {
+                    DataType::Timestamp(_, zone) => zone.as_deref().map(str::to_string),
+                    _ => unreachable!(),
+                };
+                Some((array.value(0), zone))
+            }
+            _ => None,
+        };
         // 1969-12-31T22:30:00Z, before the epoch: floors to 22:00 and to the day.
         let t = -90 * 60 * 1_000_000;
-        let hour = arithmetic_path(&[unit("hour"), at(t, "UTC")]);
-        assert!(
-            matches!(hour, Some(ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(Some(v), _))) if v == -7_200_000_000)
-        );
-        let day = arithmetic_path(&[unit("Day"), at(t, "+00:00")]);
-        assert!(
-            matches!(day, Some(ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(Some(v), _))) if v == -86_400_000_000)
-        );
+        let utc = |zone: &str| Some(zone.to_string());
+        let hour = arithmetic_path(&[unit("hour"), at(t, Some("UTC"))]);
+        assert_eq!(floored(hour), Some((-7_200_000_000, utc("UTC"))));
+        let day = arithmetic_path(&[unit("Day"), at(t, Some("+00:00"))]);
+        assert_eq!(floored(day), Some((-86_400_000_000, utc("+00:00"))));
+        let zoneless = arithmetic_path(&[unit("day"), at(t, None)]);
+        assert_eq!(floored(zoneless), Some((-86_400_000_000, None)));
         // Minutes and seconds of any zone are arithmetic too (as DataFusion's).
-        let minute = arithmetic_path(&[unit("MINUTE"), at(t + 59_999_999, "Asia/Kathmandu")]);
-        assert!(
-            matches!(minute, Some(ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(Some(v), Some(tz)))) if v == t && &*tz == "Asia/Kathmandu")
-        );
-        assert!(arithmetic_path(&[unit("second"), at(t, "Asia/Shanghai")]).is_some());
-        // Hours and days of other zones, and other granularities, go to DataFusion.
-        assert!(arithmetic_path(&[unit("hour"), at(t, "Asia/Shanghai")]).is_none());
-        assert!(arithmetic_path(&[unit("month"), at(t, "UTC")]).is_none());
-        assert!(arithmetic_path(&[unit("millisecond"), at(t, "UTC")]).is_none());
+        let minute = arithmetic_path(&[unit("MINUTE"), at(t + 59_999_999, Some("Asia/Kathmandu"))]);
+        assert_eq!(floored(minute), Some((t, utc("Asia/Kathmandu"))));
+        let second = arithmetic_path(&[unit("second"), at(t - 1, Some("Asia/Shanghai"))]);
+        assert_eq!(floored(second), Some((t - 1_000_000, utc("Asia/Shanghai"))));
+        // Hours and days of other zones, other granularities, a zone DataFusion cannot
+        // parse, a floor below i64::MIN, and scalars go to DataFusion.
+        assert!(arithmetic_path(&[unit("hour"), at(t, Some("Asia/Shanghai"))]).is_none());
+        assert!(arithmetic_path(&[unit("month"), at(t, Some("UTC"))]).is_none());
+        assert!(arithmetic_path(&[unit("millisecond"), at(t, Some("UTC"))]).is_none());
+        assert!(arithmetic_path(&[unit("minute"), at(t, Some("Mars/Olympus"))]).is_none());
+        assert!(arithmetic_path(&[unit("minute"), at(i64::MIN, Some("UTC"))]).is_none());
+        assert!(arithmetic_path(&[unit("second"), at(i64::MIN + 1_000_000, None)]).is_some());
+        let scalar = ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(
+            Some(t),
+            Some("UTC".into()),
+        ));
+        assert!(arithmetic_path(&[unit("hour"), scalar]).is_none());
     }
 
     /// The fast path and DataFusion's own give the same result, on both sides of the
     /// epoch, for every unit, every granularity it takes and some it leaves, in UTC, in
-    /// other zones and without one, arrays and scalars, NULLs included.
+    /// other zones and without one, arrays (and scalars, which it leaves), NULLs included.
     #[tokio::test]
     async fn agrees_with_datafusions_date_trunc() {
         let builtin = SessionContext::new();

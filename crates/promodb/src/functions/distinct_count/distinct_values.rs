@@ -29,8 +29,9 @@ use super::value_bits::ValueBits;
 const INLINE: usize = 4;
 
 /// A list is sorted and deduplicated when it has grown to this many times its distinct
-/// values (and at least `COMPACT_MIN`). Until then a list holds at most one value per
-/// input row, as the input batches did.
+/// values (and at least `COMPACT_MIN`). Until then it may hold repeats: up to 1,024
+/// values (8 KiB of `i64`) for a group with fewer distinct values, at most one per
+/// input row of the group.
 const COMPACT_GROWTH: usize = 2;
 const COMPACT_MIN: usize = 1024;
 
@@ -44,7 +45,8 @@ pub(super) enum DistinctValues<V> {
     /// Strictly increasing values.
     Ascending(Vec<V>),
     /// `distinct`: the list held no repeats when it had this many values (values
-    /// appended since may repeat).
+    /// appended since may repeat). Those first values are sorted after a compaction,
+    /// but not in a partial state's list taken as it is.
     List {
         values: Vec<V>,
         distinct: usize,
@@ -108,7 +110,7 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
                     *len += 1;
                     return 1;
                 }
-                let mut list = Vec::with_capacity(4 * INLINE);
+                let mut list = Vec::with_capacity(2 * (INLINE + 1));
                 list.extend_from_slice(held);
                 list.push(value);
                 *self = if list.is_sorted() {
@@ -190,6 +192,11 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
                     values.sort();
                 }
                 values.dedup();
+                if values.capacity() > COMPACT_GROWTH * values.len() {
+                    // Many repeats: the room they took is given back, so that a list
+                    // never holds more than twice what it stores (`size`).
+                    values.shrink_to(COMPACT_GROWTH * values.len());
+                }
                 *distinct = values.len();
                 values.len() as isize - before as isize
             }
@@ -286,6 +293,58 @@ mod tests {
         assert!(big.stored() < 2 * 6_000 + COMPACT_MIN, "{}", big.stored());
         assert_eq!(big.count(), 6_000);
         assert_eq!(sorted(&mut big), (-1_000..5_000).collect::<Vec<i64>>());
+    }
+
+    #[test]
+    fn far_apart_values_stay_a_list_through_compactions_of_new_values_only() {
+        let far = |i: i64| (i * 7_919 % 3_000) * 1_000_003;
+        let mut values = DistinctValues::<i64>::default();
+        let mut stored = 0isize;
+        // 3,000 values far apart, each arriving three times out of order: compacted at
+        // 1,024 values, then whenever the list has doubled.
+        for i in 0..9_000i64 {
+            stored += values.insert(far(i));
+            if let DistinctValues::List { values: list, .. } = &values {
+                assert!(
+                    list.capacity() <= 2 * list.len().max(5),
+                    "{}",
+                    list.capacity()
+                );
+            }
+        }
+        assert!(matches!(values, DistinctValues::List { .. }));
+        assert_eq!(stored, values.stored() as isize);
+        assert_eq!(values.count(), 3_000);
+        let expected: Vec<i64> = (0..3_000).map(|i| i * 1_000_003).collect();
+        assert_eq!(sorted(&mut values), expected);
+
+        // Few distinct values repeated past the threshold: the room is given back.
+        let mut few = DistinctValues::<i64>::default();
+        for i in 0..2_000i64 {
+            few.insert(far(i % 6));
+        }
+        few.count();
+        let DistinctValues::List { values: list, .. } = &few else {
+            panic!("6 values far apart are a list");
+        };
+        assert_eq!(list.len(), 6);
+        assert!(list.capacity() <= 12, "{}", list.capacity());
+    }
+
+    #[test]
+    fn a_partial_state_list_taken_whole_is_compacted_with_later_ones() {
+        // An unsorted list taken as it is, then lists that push it past 1,024 values.
+        let mut merged = DistinctValues::<i64>::default();
+        let first: Vec<i64> = (0..600).rev().map(|i| i * 1_000_003).collect();
+        let mut stored = merged.merge_distinct(&first);
+        for part in 0..4 {
+            let more: Vec<i64> = (0..600).map(|i| (i + 300 * part) * 1_000_003).collect();
+            stored += merged.merge_distinct(&more);
+        }
+        assert_eq!(stored, merged.stored() as isize);
+        assert_eq!(merged.count(), 1_500);
+        let expected: Vec<i64> = (0..1_500).map(|i| i * 1_000_003).collect();
+        assert_eq!(sorted(&mut merged), expected);
     }
 
     #[test]
