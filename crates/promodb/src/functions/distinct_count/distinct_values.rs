@@ -160,10 +160,14 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
             {
                 let before = values.len();
                 self.compact();
-                if let DistinctValues::List { values, .. } = self
-                    && let Some(bits) = ValueBits::from_sorted(values)
-                {
-                    *self = DistinctValues::Bits(bits);
+                if let DistinctValues::List { values, .. } = self {
+                    if let Some(bits) = ValueBits::from_sorted(values) {
+                        *self = DistinctValues::Bits(bits);
+                    } else if values.capacity() > COMPACT_GROWTH * values.len() {
+                        // Many repeats: the room they took is given back, so that a
+                        // list never holds more than twice what it stores (`size`).
+                        values.shrink_to(COMPACT_GROWTH * values.len());
+                    }
                 }
                 self.stored() as isize - before as isize
             }
@@ -192,11 +196,6 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
                     values.sort();
                 }
                 values.dedup();
-                if values.capacity() > COMPACT_GROWTH * values.len() {
-                    // Many repeats: the room they took is given back, so that a list
-                    // never holds more than twice what it stores (`size`).
-                    values.shrink_to(COMPACT_GROWTH * values.len());
-                }
                 *distinct = values.len();
                 values.len() as isize - before as isize
             }
@@ -318,12 +317,12 @@ mod tests {
         let expected: Vec<i64> = (0..3_000).map(|i| i * 1_000_003).collect();
         assert_eq!(sorted(&mut values), expected);
 
-        // Few distinct values repeated past the threshold: the room is given back.
+        // Few distinct values repeated up to the threshold: compacted, the room is
+        // given back.
         let mut few = DistinctValues::<i64>::default();
-        for i in 0..2_000i64 {
+        for i in 0..1_024i64 {
             few.insert(far(i % 6));
         }
-        few.count();
         let DistinctValues::List { values: list, .. } = &few else {
             panic!("6 values far apart are a list");
         };

@@ -270,7 +270,8 @@ mod tests {
         let KeyIndex::Direct(direct) = &table.index else {
             panic!("200,000 keys in a range of 800,000 are looked up by offset");
         };
-        assert!(direct.size() <= 8 * 4 * 200_000, "{}", direct.size());
+        // 4-byte entries over the 800,000 ids, doubled at most twice past them.
+        assert!(direct.size() <= 4 * 4 * 800_000, "{}", direct.size());
         assert_eq!(table.len(), first_group.len());
         assert!(table.len() > 199_900, "{}", table.len());
         let keys = table.take_keys().unwrap();
