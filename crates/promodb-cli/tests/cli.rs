@@ -347,6 +347,40 @@ fn gen_writes_straight_into_a_database_and_sql_reads_extra_tables_in_place() {
 }
 
 #[test]
+fn attached_parquet_answers_as_loaded_parquet_and_not_with_a_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("files");
+    let out = out.to_str().unwrap();
+    ok(&["gen", "--scale", "3000", "--seed", "5", "--out", out]);
+    let query = "SELECT minute, gmv, orders, buyers FROM kpi_minute ORDER BY minute";
+    let run = |flag: &str| {
+        ok(&[
+            "sql",
+            flag,
+            &format!("orders={out}/orders.parquet"),
+            "--format",
+            "csv",
+            query,
+        ])
+    };
+    let loaded = run("--load");
+    assert!(loaded.lines().count() > 10, "{loaded}");
+    assert_eq!(run("--attach"), loaded);
+
+    let db = dir.path().join("db");
+    let output = promodb(&[
+        "sql",
+        "--db",
+        db.to_str().unwrap(),
+        "--attach",
+        &format!("orders={out}/orders.parquet"),
+        "SELECT 1",
+    ]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("--attach"), "{}", stderr(&output));
+}
+
+#[test]
 fn a_database_in_use_or_damaged_is_one_line_on_stderr() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");

@@ -13,7 +13,7 @@ use datafusion::prelude::{CsvReadOptions, ParquetReadOptions};
 use crate::builder::PromoDbBuilder;
 use crate::durable::Durable;
 use crate::error::{Error, Result};
-use crate::ingest::{LoadReport, Row, RowSink, read_files};
+use crate::ingest::{LoadReport, Row, RowSink, inspect_files, read_files};
 use crate::query::{PromoSchema, deal_batches, new_session, run_script, script_dataframe};
 use crate::schema::{Table, conform};
 use crate::storage::{Changes, StorageConfig, TableSnapshot, TableStore, single_row_batch};
@@ -195,6 +195,48 @@ impl PromoDb {
             files: files.len(),
             rows,
         })
+    }
+
+    /// Attaches Parquet files to a canonical table, to be read in place by every query
+    /// from now on, beside the rows in memory: `location` is a `.parquet` file, a directory
+    /// of them (read recursively) or a glob. Nothing is copied into memory, so a promo
+    /// larger than memory can be queried, at the price of decoding the files on each scan.
+    ///
+    /// Every file is checked before any is attached (a bad file attaches nothing): its
+    /// canonical columns must already have the canonical types (timestamps in
+    /// microseconds; integers up to `Int64` or `UInt32`; any string type; `DECIMAL(p,2)`
+    /// with `p <= 18`), a NOT NULL column must hold no NULL, and money must be within
+    /// `DECIMAL(18,2)`. A file that needs converting is for [`PromoDb::load`]. Only the
+    /// canonical columns are read: in rows from files, the table's user columns are NULL.
+    /// A file must not change while attached: a query that finds it with another size or
+    /// modification time fails (see [`PromoDb::detach`]); a file attached already is
+    /// refused.
+    ///
+    /// Only for databases in memory: a durable database persists what it holds, and
+    /// attached files are not its own (it refuses them).
+    pub fn attach(&self, table: &str, location: &str) -> Result<LoadReport> {
+        let store = self.store(table)?;
+        if let Some(durable) = &self.inner.durable {
+            return Err(Error::InvalidArgument(format!(
+                "cannot attach files to the durable database in {}: load them instead",
+                durable.dir().display()
+            )));
+        }
+        let files = inspect_files(location, store.table())?;
+        let report = LoadReport {
+            table: store.table().name().to_string(),
+            files: files.len(),
+            rows: files.iter().map(|f| f.num_rows()).sum(),
+        };
+        store.attach(files)?;
+        Ok(report)
+    }
+
+    /// Detaches every Parquet file attached to a canonical table (its rows in memory
+    /// stay); returns how many files were attached. For a file that changed or went
+    /// away, which fails every query of the table until it is detached.
+    pub fn detach(&self, table: &str) -> Result<usize> {
+        Ok(self.store(table)?.detach_all())
     }
 
     /// Runs one or more SQL statements (separated by `;`) and returns the rows of the last.

@@ -15,5 +15,6 @@ mod money;
 mod tables;
 
 pub use conform::conform;
+pub(crate) use money::MAX_CENTS;
 pub use money::Money;
 pub use tables::{ColumnDef, ColumnType, Table, TableDef};

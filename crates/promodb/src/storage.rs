@@ -11,16 +11,21 @@
 //! before it: read your writes). Small segments at the tail are merged, so that queries
 //! do not drown in tiny batches.
 //!
+//! Parquet files may also be attached to a table ([`AttachedFile`]): they are part of
+//! every snapshot taken after, and read in place by the scan.
+//!
 //! A lookup on a BIGINT column (`user_id = 476`, `order_id IN (...)`) builds, on first
 //! use, a small membership filter ([`KeyFilter`]) per segment for that column, and later
 //! lookups skip the segments whose filter rules the keys out.
 
+mod attached_file;
 mod changes;
 mod key_filter;
 mod open_buffer;
 mod segment;
 mod table_store;
 
+pub use attached_file::AttachedFile;
 pub(crate) use changes::Changes;
 pub use key_filter::KeyFilter;
 pub(crate) use open_buffer::{ColumnBuilder, single_row_batch};

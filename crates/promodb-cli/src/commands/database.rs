@@ -29,11 +29,29 @@ pub(crate) fn persist(db: &PromoDb) -> anyhow::Result<()> {
 
 /// Loads each `TABLE=PATH` into its canonical table.
 pub(crate) fn load_all(db: &PromoDb, loads: &[String]) -> anyhow::Result<Vec<LoadReport>> {
-    loads
+    each_pair(loads, "--load expects TABLE=PATH", |table, path| {
+        db.load(table, path)
+    })
+}
+
+/// Attaches each `TABLE=PATH` of Parquet files to its canonical table, read in place.
+pub(crate) fn attach_all(db: &PromoDb, attaches: &[String]) -> anyhow::Result<Vec<LoadReport>> {
+    each_pair(attaches, "--attach expects TABLE=PATH", |table, path| {
+        db.attach(table, path)
+    })
+}
+
+/// Runs `action` on each `TABLE=PATH` pair, in order, stopping at the first failure.
+fn each_pair(
+    pairs: &[String],
+    usage: &str,
+    action: impl Fn(&str, &str) -> promodb::Result<LoadReport>,
+) -> anyhow::Result<Vec<LoadReport>> {
+    pairs
         .iter()
-        .map(|load| {
-            let (table, path) = split_pair(load, "--load expects TABLE=PATH")?;
-            Ok(db.load(table, path)?)
+        .map(|pair| {
+            let (table, path) = split_pair(pair, usage)?;
+            Ok(action(table, path)?)
         })
         .collect()
 }

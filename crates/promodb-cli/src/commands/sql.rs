@@ -20,6 +20,9 @@ use crate::output::{Format, print_batches};
 ///
 ///   promodb sql --load user_events=events/ --format csv --file funnel.sql
 ///
+///   promodb sql --attach orders=data/promo/orders.parquet \
+///       "SELECT * FROM kpi_minute ORDER BY minute DESC LIMIT 5"
+///
 ///   promodb sql --db data/db --table targets=data/promo/targets.parquet \
 ///       "SELECT count(*) FROM orders"
 ///
@@ -27,7 +30,10 @@ use crate::output::{Format, print_batches};
 /// header) or .jsonl files into the canonical table TABLE, checked against its schema.
 /// With --db the tables are those of the durable database in DIR, and rows loaded are
 /// persisted in it before the SQL runs. Each --table registers Parquet or CSV files as an
-/// extra table NAME, read in place (last year's promo, targets, a lookup).
+/// extra table NAME, read in place (last year's promo, targets, a lookup). Each --attach
+/// makes Parquet files rows of the canonical table TABLE, read in place by every query
+/// instead of loaded into memory (checked once against the canonical schema; not with
+/// --db).
 /// Several statements may be given, separated by ';': all run in order and the result of
 /// the last is printed. `--format csv` prints a header line, then one line per row, with
 /// DECIMALs at their scale (12.30), timestamps as RFC 3339 UTC and NULL as an empty field.
@@ -38,6 +44,11 @@ pub(crate) struct SqlArgs {
     /// Load PATH (file, directory or glob) into canonical table TABLE; repeatable.
     #[arg(long = "load", value_name = "TABLE=PATH")]
     loads: Vec<String>,
+
+    /// Attach PATH (Parquet file, directory or glob) to canonical table TABLE, read in
+    /// place; repeatable. Not with --db.
+    #[arg(long = "attach", value_name = "TABLE=PATH", conflicts_with = "db")]
+    attaches: Vec<String>,
 
     /// Work on the durable database in DIR instead of an empty one in memory.
     #[arg(long, value_name = "DIR")]
@@ -84,6 +95,7 @@ pub(crate) fn run(args: SqlArgs) -> anyhow::Result<()> {
     if !database::load_all(&db, &args.loads)?.is_empty() {
         database::persist(&db)?;
     }
+    database::attach_all(&db, &args.attaches)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -35,7 +35,7 @@ impl Durable {
                 .map(|store| store.snapshot())
                 .collect::<Result<Vec<_>>>()?;
             let pending = self.stores.iter().zip(&snapshots).any(|(store, snapshot)| {
-                snapshot.num_rows() > persisted.get(&store.table()).copied().unwrap_or(0)
+                snapshot.memory_rows() > persisted.get(&store.table()).copied().unwrap_or(0)
             });
             if !pending {
                 return Ok(());

@@ -42,14 +42,14 @@ impl FileFormat {
     }
 }
 
-/// What a load stored.
+/// What a load stored, or an attach added.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadReport {
-    /// The canonical table loaded into.
+    /// The canonical table loaded into or attached to.
     pub table: String,
-    /// Files read.
+    /// Files read (or attached).
     pub files: usize,
-    /// Rows stored.
+    /// Rows stored (or in the attached files).
     pub rows: usize,
 }
 
@@ -67,7 +67,9 @@ pub(crate) fn read_files(location: &str, table: Table) -> Result<Vec<(PathBuf, V
         .collect()
 }
 
-fn resolve(location: &str) -> Result<Vec<PathBuf>> {
+/// The files `location` names: itself, the files of a directory (recursively, those with
+/// a known extension) or the matches of a glob, sorted.
+pub(super) fn resolve(location: &str) -> Result<Vec<PathBuf>> {
     let path = Path::new(location);
     if location.contains(['*', '?', '[']) && !path.exists() {
         let pattern = glob::glob(location)

@@ -1,5 +1,6 @@
 //! The `TableProvider` of a canonical table: scans one snapshot, skipping the segments
-//! that the query's `ts` filters or key lookups rule out.
+//! and attached files that the query's `ts` filters rule out, and the segments that its
+//! key lookups rule out.
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,7 +15,9 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::union::UnionExec;
 
+use super::file_scan::parquet_scan;
 use super::key_lookup::KeyLookup;
 use super::time_range::TimeRange;
 use crate::storage::{Segment, TableStore};
@@ -25,8 +28,10 @@ use crate::storage::{Segment, TableStore};
 /// returned before it and none half), keeps only the segments whose `[min ts, max ts]`
 /// meets the range the filters allow and whose key filters may hold the keys a filter
 /// pins a BIGINT column to (`user_id = 476`, `order_id IN (...)`), and spreads them over
-/// the session's partitions.
-/// Filters are reported `Inexact`: DataFusion still applies them row by row.
+/// the session's partitions. Attached Parquet files whose `ts` statistics meet the range
+/// are read in place beside them (the union of both when the table has both).
+/// Filters are reported `Inexact`: DataFusion still applies them row by row, and pushes
+/// them into the Parquet reader.
 pub struct PromoTable {
     store: Arc<TableStore>,
     schema: SchemaRef,
@@ -100,6 +105,11 @@ impl TableProvider for PromoTable {
             .iter()
             .filter(|s| !range.is_empty() && s.overlaps(range.lo, range.hi))
             .collect();
+        let files: Vec<_> = snapshot
+            .files()
+            .iter()
+            .filter(|f| !range.is_empty() && f.overlaps(range.lo, range.hi))
+            .collect();
         let lookups = KeyLookup::from_filters(&self.schema, filters);
         build_missing_key_filters(&in_range, &lookups, state.config().target_partitions());
         let kept: Vec<&Arc<Segment>> = in_range
@@ -110,33 +120,79 @@ impl TableProvider for PromoTable {
                     .all(|lookup| s.may_contain_any(lookup.column, &lookup.keys))
             })
             .collect();
-
-        let partitions = state
-            .config()
-            .target_partitions()
-            .max(1)
-            .min(kept.len().max(1));
-        let mut groups: Vec<Vec<RecordBatch>> = vec![Vec::new(); partitions];
-        let mut rows = vec![0usize; partitions];
-        for segment in kept {
-            // Least-loaded partition first, so partitions finish together.
-            let (target, _) = rows
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, r)| **r)
-                .expect("at least one partition");
-            rows[target] += segment.num_rows();
-            groups[target].push(self.batch_for_schema(segment)?);
-        }
-
-        let mut source =
-            MemorySourceConfig::try_new(&groups, Arc::clone(&self.schema), projection.cloned())?;
         // A limit may only cut the scan when no filter still has to drop rows after it.
-        if filters.is_empty() {
-            source = source.with_limit(limit);
+        let limit = if filters.is_empty() { limit } else { None };
+
+        let mut inputs = Vec::with_capacity(2);
+        if !kept.is_empty() || files.is_empty() {
+            inputs.push(self.memory_scan(
+                &kept,
+                state.config().target_partitions(),
+                projection,
+                limit,
+            )?);
         }
+        if !files.is_empty() {
+            let canonical = def.columns.len();
+            let key_lookup = !lookups.is_empty();
+            inputs.push(
+                parquet_scan(
+                    state,
+                    &self.schema,
+                    canonical,
+                    &files,
+                    projection,
+                    limit,
+                    key_lookup,
+                )
+                .await?,
+            );
+        }
+        UnionExec::try_new(inputs)
+    }
+}
+
+impl PromoTable {
+    /// The scan of `segments`, spread over at most `partitions` partitions of about equal
+    /// rows.
+    fn memory_scan(
+        &self,
+        segments: &[&Arc<Segment>],
+        partitions: usize,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let groups = deal_least_loaded(segments, |s| s.num_rows() as u64, partitions)
+            .into_iter()
+            .map(|group| group.iter().map(|s| self.batch_for_schema(s)).collect())
+            .collect::<DfResult<Vec<Vec<RecordBatch>>>>()?;
+        let source =
+            MemorySourceConfig::try_new(&groups, Arc::clone(&self.schema), projection.cloned())?
+                .with_limit(limit);
         Ok(DataSourceExec::from_data_source(source))
     }
+}
+
+/// Deals `items` into at most `bins` bins (at least one), each to the least-loaded bin so
+/// far by `weight`, so that partitions finish together.
+pub(super) fn deal_least_loaded<T: Copy>(
+    items: &[T],
+    weight: impl Fn(&T) -> u64,
+    bins: usize,
+) -> Vec<Vec<T>> {
+    let count = bins.max(1).min(items.len().max(1));
+    let mut dealt: Vec<Vec<T>> = vec![Vec::new(); count];
+    let mut loads = vec![0u64; count];
+    for item in items {
+        let (target, _) = loads
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, load)| **load)
+            .expect("at least one bin");
+        loads[target] += weight(item);
+        dealt[target].push(*item);
+    }
+    dealt
 }
 
 /// Rows above which the key filters a lookup still needs are built on several threads.

@@ -54,10 +54,7 @@ impl Segment {
 
     /// Whether the segment may hold rows with `ts` in `[lo, hi]` (inclusive).
     pub(crate) fn overlaps(&self, lo: i64, hi: i64) -> bool {
-        match self.time_range {
-            Some((min, max)) => max >= lo && min <= hi,
-            None => true,
-        }
+        may_overlap(self.time_range, lo, hi)
     }
 
     /// Whether the segment may hold a row whose BIGINT column `column` equals one of
@@ -85,5 +82,13 @@ impl Segment {
         }
         let slot = self.key_filters.get(column)?;
         Some(slot.get_or_init(|| KeyFilter::of(values.as_primitive::<Int64Type>())))
+    }
+}
+
+/// Whether rows whose `ts` lies in `time_range` (unknown: anywhere) may fall in `[lo, hi]`.
+pub(super) fn may_overlap(time_range: Option<(i64, i64)>, lo: i64, hi: i64) -> bool {
+    match time_range {
+        Some((min, max)) => max >= lo && min <= hi,
+        None => true,
     }
 }

@@ -10,6 +10,7 @@ use datafusion::arrow::compute::kernels::cast::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::util::display::FormatOptions;
 
+use super::attached_file::AttachedFile;
 use super::changes::Changes;
 use super::open_buffer::{ColumnBuilder, OpenBuffer};
 use super::segment::Segment;
@@ -41,10 +42,12 @@ impl Default for StorageConfig {
 }
 
 /// The rows of one table at one instant: immutable, shared by every query that took it.
+/// They are the sealed segments in memory plus the Parquet files attached to the table.
 #[derive(Debug)]
 pub struct TableSnapshot {
     schema: SchemaRef,
     segments: Vec<Arc<Segment>>,
+    files: Vec<Arc<AttachedFile>>,
 }
 
 impl TableSnapshot {
@@ -58,8 +61,18 @@ impl TableSnapshot {
         &self.segments
     }
 
-    /// Total rows.
+    /// The attached Parquet files, in the order they were attached.
+    pub fn files(&self) -> &[Arc<AttachedFile>] {
+        &self.files
+    }
+
+    /// Total rows: in memory and in attached files.
     pub fn num_rows(&self) -> usize {
+        self.memory_rows() + self.files.iter().map(|f| f.num_rows()).sum::<usize>()
+    }
+
+    /// Rows held in memory (the segments).
+    pub fn memory_rows(&self) -> usize {
         self.segments.iter().map(|s| s.num_rows()).sum()
     }
 }
@@ -82,6 +95,7 @@ impl TableStore {
         let snapshot = TableSnapshot {
             schema: table.arrow_schema(),
             segments: Vec::new(),
+            files: Vec::new(),
         };
         TableStore {
             table,
@@ -159,6 +173,50 @@ impl TableStore {
         Ok(())
     }
 
+    /// Adds Parquet files to the table, read in place from now on; a query sees all of
+    /// them or none. Refuses a file that is attached already (its rows would count twice).
+    pub(crate) fn attach(&self, files: Vec<AttachedFile>) -> Result<()> {
+        let open = self.lock_writer();
+        let current = self.read_current();
+        let mut attached: Vec<Arc<AttachedFile>> = current.files.clone();
+        for file in files {
+            if attached.iter().any(|a| a.path() == file.path()) {
+                return Err(Error::file(
+                    file.path(),
+                    format!("already attached to {}", self.table.name()),
+                ));
+            }
+            attached.push(Arc::new(file));
+        }
+        self.publish_files(&current, attached);
+        drop(open);
+        self.changes.bump(self.table);
+        Ok(())
+    }
+
+    /// Detaches every attached file; returns how many there were. The rows in memory stay.
+    pub(crate) fn detach_all(&self) -> usize {
+        let open = self.lock_writer();
+        let current = self.read_current();
+        let detached = current.files.len();
+        if detached > 0 {
+            self.publish_files(&current, Vec::new());
+        }
+        drop(open);
+        self.changes.bump(self.table);
+        detached
+    }
+
+    /// Publishes `current` with `files` instead of its files. Caller holds the lock.
+    fn publish_files(&self, current: &TableSnapshot, files: Vec<Arc<AttachedFile>>) {
+        let next = Arc::new(TableSnapshot {
+            schema: Arc::clone(&current.schema),
+            segments: current.segments.clone(),
+            files,
+        });
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
+    }
+
     fn lock_writer(&self) -> MutexGuard<'_, OpenBuffer> {
         // A panic while holding the lock cannot leave a half-published snapshot (publishing
         // is one pointer swap), so the buffer is still consistent: keep going.
@@ -213,7 +271,11 @@ impl TableStore {
         }
         self.merge_small_tail(&mut segments, &schema)?;
         on_publish()?;
-        let next = Arc::new(TableSnapshot { schema, segments });
+        let next = Arc::new(TableSnapshot {
+            schema,
+            segments,
+            files: current.files.clone(),
+        });
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
         // Only now may a query skip sealing: the rows it would seal are published.
         self.open_rows.store(0, Ordering::SeqCst);

@@ -5,6 +5,7 @@ mod common;
 mod alert_runner;
 mod alerts;
 mod anomaly;
+mod attach;
 mod bad_input;
 mod concurrency;
 mod crash;

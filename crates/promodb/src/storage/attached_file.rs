@@ -1,0 +1,72 @@
+//! A Parquet file attached to a canonical table: read in place by every query that scans
+//! the table, never copied into memory.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::segment::may_overlap;
+
+/// A Parquet file whose rows belong to a table without being held in memory.
+///
+/// It was checked once, when attached (canonical columns of the canonical type, no NULL
+/// where the schema forbids it); its size and modification time are kept so that a scan
+/// can refuse a file that changed since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedFile {
+    path: PathBuf,
+    size: u64,
+    modified: SystemTime,
+    rows: usize,
+    time_range: Option<(i64, i64)>,
+}
+
+impl AttachedFile {
+    /// `path` is absolute; `time_range` is the `[min, max]` of `ts` in microseconds from
+    /// the file's statistics, `None` when unknown or the table has no time.
+    pub(crate) fn new(
+        path: PathBuf,
+        size: u64,
+        modified: SystemTime,
+        rows: usize,
+        time_range: Option<(i64, i64)>,
+    ) -> Self {
+        AttachedFile {
+            path,
+            size,
+            modified,
+            rows,
+            time_range,
+        }
+    }
+
+    /// The file's absolute path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its size in bytes when attached.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Its modification time when attached.
+    pub fn modified(&self) -> SystemTime {
+        self.modified
+    }
+
+    /// Number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Smallest and largest `ts` in microseconds since the epoch, as the file's statistics
+    /// state them (None for tables without time and files without statistics).
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        self.time_range
+    }
+
+    /// Whether the file may hold rows with `ts` in `[lo, hi]` (inclusive).
+    pub(crate) fn overlaps(&self, lo: i64, hi: i64) -> bool {
+        may_overlap(self.time_range, lo, hi)
+    }
+}
