@@ -14,7 +14,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray};
 use datafusion::arrow::datatypes::{
     DataType, Decimal128Type, Schema, TimeUnit, TimestampMicrosecondType,
 };
@@ -213,13 +213,19 @@ fn proved_money_in_range(name: &str, schema: &Schema, metadata: &ParquetMetaData
 }
 
 /// The `[min, max]` of microsecond column `name` from the row-group statistics, when every
-/// row group states both.
+/// row group states both exactly.
 fn time_range(name: &str, schema: &Schema, metadata: &ParquetMetaData) -> Option<(i64, i64)> {
     let converter =
         StatisticsConverter::try_new(name, schema, metadata.file_metadata().schema_descr()).ok()?;
     let mins = converter.row_group_mins(metadata.row_groups()).ok()?;
     let maxes = converter.row_group_maxes(metadata.row_groups()).ok()?;
-    let exact_bounds = mins.null_count() == 0 && maxes.null_count() == 0;
+    let exact = |flags: datafusion::parquet::errors::Result<BooleanArray>| {
+        flags.is_ok_and(|f| f.null_count() == 0 && f.true_count() == f.len())
+    };
+    let exact_bounds = mins.null_count() == 0
+        && maxes.null_count() == 0
+        && exact(converter.row_group_is_min_value_exact(metadata.row_groups()))
+        && exact(converter.row_group_is_max_value_exact(metadata.row_groups()));
     let mins = mins.as_primitive_opt::<TimestampMicrosecondType>()?;
     let maxes = maxes.as_primitive_opt::<TimestampMicrosecondType>()?;
     if !exact_bounds || mins.is_empty() {

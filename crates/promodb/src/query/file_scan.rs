@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::stats::Precision;
-use datafusion::common::{ScalarValue, Statistics};
+use datafusion::common::{ColumnStatistics, ScalarValue, Statistics};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
@@ -22,13 +22,15 @@ use datafusion::physical_plan::projection::ProjectionExec;
 
 use super::provider::deal_least_loaded;
 use crate::error::Error;
+use crate::schema::Table;
 use crate::storage::AttachedFile;
 
-/// Plans the read of `files` as rows of `schema`, whose first `canonical` columns are the
-/// table's canonical ones: those are read from the files by name (one a file lacks reads
+/// Plans the read of `files` as rows of `schema`, the schema of `table`, whose first
+/// columns are the canonical ones: those are read from the files by name (one a file lacks reads
 /// as NULL), and the user columns after them are NULL in rows from files, which were
 /// checked for the canonical columns only. The files are spread over the session's
-/// partitions by size, and the scan states their exact row count. Filters are not applied
+/// partitions by size, and the scan states their exact row count and `ts` range (so that
+/// `count(*)` and `max(ts)` are answered without reading them). Filters are not applied
 /// here: the engine pushes them into the Parquet reader, which skips row groups and pages
 /// by their statistics. With `key_lookup` (the filters pin a key column to a few values)
 /// the reader also evaluates them row by row before decoding the other columns: a lookup
@@ -39,12 +41,14 @@ use crate::storage::AttachedFile;
 pub(super) async fn parquet_scan(
     state: &dyn Session,
     schema: &SchemaRef,
-    canonical: usize,
+    table: Table,
     files: &[&Arc<AttachedFile>],
     projection: Option<&Vec<usize>>,
     limit: Option<usize>,
     key_lookup: bool,
 ) -> DfResult<Arc<dyn ExecutionPlan>> {
+    let canonical = table.def().columns.len();
+    let time_column = table.def().time_column();
     let wanted: Vec<usize> = match projection {
         Some(indices) => indices.clone(),
         None => (0..schema.fields().len()).collect(),
@@ -52,7 +56,6 @@ pub(super) async fn parquet_scan(
     let mut read: Vec<usize> = wanted.iter().copied().filter(|&i| i < canonical).collect();
     read.dedup();
     let file_schema = Arc::new(Schema::new(schema.fields()[..canonical].to_vec()));
-    let rows = files.iter().map(|f| f.num_rows()).sum();
     let mut options = state.default_table_options().parquet;
     if key_lookup {
         options.global.pushdown_filters = true;
@@ -62,9 +65,7 @@ pub(super) async fn parquet_scan(
     let source = format.file_source(TableSchema::from(&file_schema));
     let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
         .with_file_groups(file_groups(files, state.config().target_partitions())?)
-        .with_statistics(
-            Statistics::new_unknown(&file_schema).with_num_rows(Precision::Exact(rows)),
-        )
+        .with_statistics(statistics(&file_schema, time_column, files))
         .with_projection_indices(Some(read.clone()))?
         .with_limit(limit)
         .build();
@@ -85,6 +86,35 @@ pub(super) async fn parquet_scan(
         })
         .collect::<DfResult<Vec<_>>>()?;
     Ok(Arc::new(ProjectionExec::try_new(columns, scan)?))
+}
+
+/// The exact row count of `files`, and the exact range of the `ts` column at index
+/// `time_column` when every file's statistics state it.
+fn statistics(
+    schema: &Schema,
+    time_column: Option<usize>,
+    files: &[&Arc<AttachedFile>],
+) -> Statistics {
+    let rows = files.iter().map(|f| f.num_rows()).sum();
+    let mut statistics = Statistics::new_unknown(schema).with_num_rows(Precision::Exact(rows));
+    let ranges: Option<Vec<(i64, i64)>> = files.iter().map(|f| f.time_range()).collect();
+    if let (Some(index), Some(ranges)) = (time_column, ranges) {
+        let zone = match schema.field(index).data_type() {
+            DataType::Timestamp(_, zone) => zone.clone(),
+            _ => None,
+        };
+        let min = ranges.iter().map(|r| r.0).min();
+        let max = ranges.iter().map(|r| r.1).max();
+        if let (Some(min), Some(max)) = (min, max) {
+            let ts =
+                |v: i64| Precision::Exact(ScalarValue::TimestampMicrosecond(Some(v), zone.clone()));
+            statistics.column_statistics[index] = ColumnStatistics::new_unknown()
+                .with_null_count(Precision::Exact(0))
+                .with_min_value(ts(min))
+                .with_max_value(ts(max));
+        }
+    }
+    statistics
 }
 
 /// The files in at most `partitions` groups of about equal bytes, biggest files first (the

@@ -133,20 +133,18 @@ impl TableProvider for PromoTable {
             )?);
         }
         if !files.is_empty() {
-            let canonical = def.columns.len();
             let key_lookup = !lookups.is_empty();
-            inputs.push(
-                parquet_scan(
-                    state,
-                    &self.schema,
-                    canonical,
-                    &files,
-                    projection,
-                    limit,
-                    key_lookup,
-                )
-                .await?,
+            let table = self.store.table();
+            let scan = parquet_scan(
+                state,
+                &self.schema,
+                table,
+                &files,
+                projection,
+                limit,
+                key_lookup,
             );
+            inputs.push(scan.await?);
         }
         UnionExec::try_new(inputs)
     }

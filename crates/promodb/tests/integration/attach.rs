@@ -176,6 +176,20 @@ fn a_ts_filter_skips_the_files_whose_statistics_rule_them_out() {
         "{plan}"
     );
 
+    // The files' row counts and ts range answer count(*), min(ts) and max(ts) unread.
+    let sql = "SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM orders";
+    let plan = table(&query(&db, &format!("EXPLAIN {sql}")).unwrap());
+    assert!(!plan.contains("DataSourceExec"), "{plan}");
+    assert_text_eq(
+        "
++---+----------------------+----------------------+
+| n | first                | last                 |
++---+----------------------+----------------------+
+| 6 | 2026-11-11T01:00:00Z | 2026-11-11T09:30:00Z |
++---+----------------------+----------------------+",
+        &table(&query(&db, sql).unwrap()),
+    );
+
     // A key lookup is evaluated row by row inside the reader (no filter above the scan);
     // a broad filter is left to a filter above it, the reader only skipping row groups.
     let lookup = table(&query(&db, "EXPLAIN SELECT * FROM orders WHERE order_id = 50").unwrap());
