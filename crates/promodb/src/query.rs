@@ -11,6 +11,7 @@ mod keyed_aggregate;
 mod packed_sort;
 mod provider;
 mod session;
+mod shared_subplan;
 mod time_range;
 
 pub(crate) use catalog::PromoSchema;

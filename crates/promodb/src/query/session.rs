@@ -12,11 +12,13 @@ use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::registry::FunctionRegistry;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::optimizer::{Optimizer, OptimizerRule};
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::sql::parser::DFParser;
 
 use super::distinct_rewrite::SingleDistinctWhereFaster;
 use super::keyed_aggregate::KeyedAggregation;
 use super::packed_sort::PackedKeySort;
+use super::shared_subplan::ShareRepeatedAggregates;
 use crate::functions::{ExtractPlanner, ListElementRewrite};
 
 use crate::error::{Error, Result};
@@ -37,7 +39,8 @@ const BROADCAST_JOIN_BYTES: u64 = 64 * 1024 * 1024;
 /// number of partitions, broadcast joins up to `BROADCAST_JOIN_ROWS`, and DataFusion's
 /// optimizer rules with the single-distinct rewrite left out where promodb's per-group
 /// value lists are faster, aggregations by one integer-like or text key run on
-/// promodb's group tables, full sorts by fixed-width keys on packed keys, `EXTRACT` planned as promodb's
+/// promodb's group tables, an aggregation repeated in one plan computed once, full sorts
+/// by fixed-width keys on packed keys, `EXTRACT` planned as promodb's
 /// `date_part`, and `list[i]` planned with promodb's gathering `array_element`.
 pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
     let config = SessionConfig::new()
@@ -62,12 +65,23 @@ pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
             false => rule,
         })
         .collect();
+    let mut physical_rules = PhysicalOptimizer::new().rules;
+    // Before the late filter pushdown, so that no join's dynamic filter reaches inside a
+    // shared aggregation.
+    let late_pushdown = physical_rules
+        .iter()
+        .position(|rule| rule.name() == "FilterPushdown(Post)")
+        .ok_or_else(|| {
+            Error::Internal("DataFusion's FilterPushdown(Post) rule is missing".to_string())
+        })?;
+    physical_rules.insert(late_pushdown, Arc::new(ShareRepeatedAggregates));
+    physical_rules.push(Arc::new(KeyedAggregation));
+    physical_rules.push(Arc::new(PackedKeySort));
     let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
         .with_optimizer_rules(rules)
-        .with_physical_optimizer_rule(Arc::new(KeyedAggregation))
-        .with_physical_optimizer_rule(Arc::new(PackedKeySort));
+        .with_physical_optimizer_rules(physical_rules);
     // `EXTRACT` planned as promodb's `date_part`, before DataFusion's planner does it.
     builder
         .expr_planners()

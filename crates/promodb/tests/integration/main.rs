@@ -18,6 +18,7 @@ mod packed_sort;
 mod pruning;
 mod rows;
 mod rule_file;
+mod shared_subplan;
 mod slt;
 mod views;
 mod webhook;
