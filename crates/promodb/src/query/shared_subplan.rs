@@ -22,8 +22,8 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, HashMap, Result};
 use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::physical_plan::FileScanConfig;
-use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::physical_plan::{FileScanConfig, ParquetSource};
+use datafusion::datasource::source::{DataSource, DataSourceExec};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::scalar_subquery::ScalarSubqueryExpr;
@@ -135,13 +135,16 @@ fn shareable_key(node: &Arc<dyn ExecutionPlan>) -> Result<Option<String>> {
     Ok(shareable.then_some(key))
 }
 
-/// What a leaf of the plan reads, beyond what it displays: the addresses of a memory
-/// scan's columns (two scans of one snapshot share them), nothing more for a Parquet
-/// scan (it displays its files). `None` for any other leaf.
+/// What a leaf of the plan reads, beyond what it displays: for a memory scan the
+/// addresses of its columns (two scans of one snapshot share them; the plan keeps them
+/// alive, so no other data can take them) and its projection and limit; nothing more for
+/// a Parquet scan, which displays its files, byte ranges, projection, limit and
+/// predicate. `None` for any other leaf, CSV and JSON scans included (they do not
+/// display their delimiter or other options).
 fn scan_identity(leaf: &Arc<dyn ExecutionPlan>) -> Option<String> {
     let source = leaf.downcast_ref::<DataSourceExec>()?.data_source();
-    if source.downcast_ref::<FileScanConfig>().is_some() {
-        return Some(String::new());
+    if let Some(files) = source.downcast_ref::<FileScanConfig>() {
+        return files.file_source().is::<ParquetSource>().then(String::new);
     }
     let memory = source.downcast_ref::<MemorySourceConfig>()?;
     let columns: Vec<usize> = memory
@@ -155,7 +158,11 @@ fn scan_identity(leaf: &Arc<dyn ExecutionPlan>) -> Option<String> {
                 .map(|c| Arc::as_ptr(c) as *const () as usize)
         })
         .collect();
-    Some(format!("{columns:?}\n"))
+    Some(format!(
+        "{columns:?} {:?} {:?}\n",
+        memory.projection(),
+        memory.fetch()
+    ))
 }
 
 type Outcome = std::result::Result<Arc<Vec<Vec<RecordBatch>>>, Arc<DataFusionError>>;
@@ -165,7 +172,8 @@ type Outcome = std::result::Result<Arc<Vec<Vec<RecordBatch>>>, Arc<DataFusionErr
 /// cancelled or finished consumer) does not stop the others or make them start over
 /// (the plan cannot run twice). One per plan is enough: DataFusion 55 plans run once (a
 /// second run of a `RepartitionExec` panics), and a plan holds the data it reads from
-/// planning on.
+/// planning on. The one exception, a recursive query's recursive term, which is re-run
+/// each iteration, reads a work table, and so is never shared.
 #[derive(Default)]
 struct SharedResult {
     future: Mutex<Option<Shared<BoxFuture<'static, Outcome>>>>,
@@ -276,7 +284,13 @@ impl ExecutionPlan for SharedSubplanExec {
         let run = self.result.run(&self.input, context);
         let output = stream::once(async move {
             let batches = match run.await {
-                Ok(outcome) => outcome[partition].iter().cloned().map(Ok).collect(),
+                Ok(outcome) => match outcome.get(partition) {
+                    Some(batches) => batches.iter().cloned().map(Ok).collect(),
+                    None => vec![Err(DataFusionError::Internal(format!(
+                        "the shared result has {} partitions, asked for {partition}",
+                        outcome.len()
+                    )))],
+                },
                 Err(error) => vec![Err(DataFusionError::Shared(error))],
             };
             stream::iter(batches)
