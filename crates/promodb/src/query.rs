@@ -5,6 +5,7 @@
 mod catalog;
 mod dependencies;
 mod distinct_rewrite;
+mod file_keys;
 mod file_scan;
 mod key_lookup;
 mod keyed_aggregate;

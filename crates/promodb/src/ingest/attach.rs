@@ -84,12 +84,14 @@ fn inspect(path: &Path, table: Table) -> Result<AttachedFile> {
         Some(index) => time_range(table.def().columns[index].name, &schema, &metadata),
         None => None,
     };
+    let columns = table.def().columns.len();
     Ok(AttachedFile::new(
         path,
         stat.len(),
         modified,
         rows,
         time_range,
+        columns,
     ))
 }
 

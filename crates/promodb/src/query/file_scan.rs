@@ -20,6 +20,7 @@ use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
 
+use super::file_keys::FileToScan;
 use super::provider::deal_least_loaded;
 use crate::error::Error;
 use crate::schema::Table;
@@ -37,12 +38,13 @@ use crate::storage::AttachedFile;
 /// keeps few rows, so most of the decoding is saved (a user's timeline over the files of
 /// a 10M-event promo went from 258-272 to 152-157 ms), while for a filter that keeps most
 /// rows the second pass costs more than it saves (stock turn: 80 to 122 ms), so it stays
-/// off there. Fails if a file changed since it was attached.
+/// off there. A file may come with the row groups to read (`files_to_scan`); the others
+/// are skipped. Fails if a file changed since it was attached.
 pub(super) async fn parquet_scan(
     state: &dyn Session,
     schema: &SchemaRef,
     table: Table,
-    files: &[&Arc<AttachedFile>],
+    files: &[FileToScan<'_>],
     projection: Option<&Vec<usize>>,
     limit: Option<usize>,
     key_lookup: bool,
@@ -88,16 +90,18 @@ pub(super) async fn parquet_scan(
     Ok(Arc::new(ProjectionExec::try_new(columns, scan)?))
 }
 
-/// The exact row count of `files`, and the exact range of the `ts` column at index
-/// `time_column` when every file's statistics state it.
-fn statistics(
-    schema: &Schema,
-    time_column: Option<usize>,
-    files: &[&Arc<AttachedFile>],
-) -> Statistics {
-    let rows = files.iter().map(|f| f.num_rows()).sum();
-    let mut statistics = Statistics::new_unknown(schema).with_num_rows(Precision::Exact(rows));
-    let ranges: Option<Vec<(i64, i64)>> = files.iter().map(|f| f.time_range()).collect();
+/// The row count of `files`, and the range of the `ts` column at index `time_column`
+/// when every file's statistics state it: exact when every row group is read, upper
+/// bounds when some are skipped.
+fn statistics(schema: &Schema, time_column: Option<usize>, files: &[FileToScan<'_>]) -> Statistics {
+    let whole = files.iter().all(|(_, row_groups)| row_groups.is_none());
+    let rows = files.iter().map(|(f, _)| f.num_rows()).sum();
+    let rows = match whole {
+        true => Precision::Exact(rows),
+        false => Precision::Inexact(rows),
+    };
+    let mut statistics = Statistics::new_unknown(schema).with_num_rows(rows);
+    let ranges: Option<Vec<(i64, i64)>> = files.iter().map(|(f, _)| f.time_range()).collect();
     if let (Some(index), Some(ranges)) = (time_column, ranges) {
         let zone = match schema.field(index).data_type() {
             DataType::Timestamp(_, zone) => zone.clone(),
@@ -106,8 +110,13 @@ fn statistics(
         let min = ranges.iter().map(|r| r.0).min();
         let max = ranges.iter().map(|r| r.1).max();
         if let (Some(min), Some(max)) = (min, max) {
-            let ts =
-                |v: i64| Precision::Exact(ScalarValue::TimestampMicrosecond(Some(v), zone.clone()));
+            let ts = |v: i64| {
+                let value = ScalarValue::TimestampMicrosecond(Some(v), zone.clone());
+                match whole {
+                    true => Precision::Exact(value),
+                    false => Precision::Inexact(value),
+                }
+            };
             statistics.column_statistics[index] = ColumnStatistics::new_unknown()
                 .with_null_count(Precision::Exact(0))
                 .with_min_value(ts(min))
@@ -119,15 +128,21 @@ fn statistics(
 
 /// The files in at most `partitions` groups of about equal bytes, biggest files first (the
 /// engine may split them further by byte ranges when they are big enough).
-fn file_groups(files: &[&Arc<AttachedFile>], partitions: usize) -> DfResult<Vec<FileGroup>> {
-    let mut by_size: Vec<&Arc<AttachedFile>> = files.to_vec();
-    by_size.sort_by_key(|f| std::cmp::Reverse(f.size()));
-    deal_least_loaded(&by_size, |f| f.size(), partitions)
+fn file_groups(files: &[FileToScan<'_>], partitions: usize) -> DfResult<Vec<FileGroup>> {
+    let mut by_size: Vec<&FileToScan<'_>> = files.iter().collect();
+    by_size.sort_by_key(|(f, _)| std::cmp::Reverse(f.size()));
+    deal_least_loaded(&by_size, |(f, _)| f.size(), partitions)
         .into_iter()
         .map(|group| {
             let group = group
                 .iter()
-                .map(|f| partitioned_file(f))
+                .map(|(file, row_groups)| {
+                    let scan = partitioned_file(file)?;
+                    Ok(match row_groups {
+                        Some(plan) => scan.with_extension(plan.clone()),
+                        None => scan,
+                    })
+                })
                 .collect::<DfResult<_>>()?;
             Ok(FileGroup::new(group))
         })

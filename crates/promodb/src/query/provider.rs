@@ -1,6 +1,6 @@
 //! The `TableProvider` of a canonical table: scans one snapshot, skipping the segments
-//! and attached files that the query's `ts` filters rule out, and the segments that its
-//! key lookups rule out.
+//! and attached files that the query's `ts` filters rule out, and the segments and
+//! files' row groups that its key lookups rule out.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 
+use super::file_keys::files_to_scan;
 use super::file_scan::parquet_scan;
 use super::key_lookup::KeyLookup;
 use super::time_range::TimeRange;
@@ -122,6 +123,9 @@ impl TableProvider for PromoTable {
             .collect();
         // A limit may only cut the scan when no filter still has to drop rows after it.
         let limit = if filters.is_empty() { limit } else { None };
+
+        let canonical = def.columns.len();
+        let files = files_to_scan(&files, &self.schema, canonical, &lookups);
 
         let mut inputs = Vec::with_capacity(2);
         if !kept.is_empty() || files.is_empty() {

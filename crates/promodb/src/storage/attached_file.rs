@@ -2,33 +2,40 @@
 //! the table, never copied into memory.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
+use super::key_filter::KeyFilter;
 use super::segment::may_overlap;
 
 /// A Parquet file whose rows belong to a table without being held in memory.
 ///
 /// It was checked once, when attached (canonical columns of the canonical type, no NULL
 /// where the schema forbids it); its size and modification time are kept so that a scan
-/// can refuse a file that changed since.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// can refuse a file that changed since. Like a segment, it keeps, per BIGINT column that
+/// a lookup asked for, one key filter per row group, built on first use.
+#[derive(Debug)]
 pub struct AttachedFile {
     path: PathBuf,
     size: u64,
     modified: SystemTime,
     rows: usize,
     time_range: Option<(i64, i64)>,
+    /// Per column: its key filter per row group (`None`: it could not be built).
+    key_filters: Box<[OnceLock<Option<Vec<KeyFilter>>>]>,
 }
 
 impl AttachedFile {
     /// `path` is absolute; `time_range` is the `[min, max]` of `ts` in microseconds from
     /// the file's statistics, `None` when unknown or the table has no time.
+    /// `columns` is the number of the table's canonical columns.
     pub(crate) fn new(
         path: PathBuf,
         size: u64,
         modified: SystemTime,
         rows: usize,
         time_range: Option<(i64, i64)>,
+        columns: usize,
     ) -> Self {
         AttachedFile {
             path,
@@ -36,6 +43,7 @@ impl AttachedFile {
             modified,
             rows,
             time_range,
+            key_filters: (0..columns).map(|_| OnceLock::new()).collect(),
         }
     }
 
@@ -63,6 +71,16 @@ impl AttachedFile {
     /// state them (None for tables without time and files without statistics).
     pub fn time_range(&self) -> Option<(i64, i64)> {
         self.time_range
+    }
+
+    /// The key filters of canonical column `column`, one per row group, built by `build`
+    /// on first use and kept; `None` when `build` could not, or `column` is out of range.
+    pub(crate) fn row_group_key_filters(
+        &self,
+        column: usize,
+        build: impl FnOnce() -> Option<Vec<KeyFilter>>,
+    ) -> Option<&[KeyFilter]> {
+        self.key_filters.get(column)?.get_or_init(build).as_deref()
     }
 
     /// Whether the file may hold rows with `ts` in `[lo, hi]` (inclusive).

@@ -681,3 +681,89 @@ fn values_that_need_converting_are_refused() {
     assert_eq!(db.row_count("skus").unwrap(), 1);
     assert_eq!(db.row_count("inventory").unwrap(), 0);
 }
+
+/// Orders with the given user ids, one a minute from 2026-11-11 00:00, in row groups of
+/// `group_rows`.
+fn orders_of_users(path: &Path, users: &[i64], group_rows: usize) {
+    let db = PromoDb::in_memory().unwrap();
+    let n = users.len();
+    let ts: Vec<String> = (0..n)
+        .map(|i| format!("2026-11-11T{:02}:{:02}:00Z", i / 60 % 24, i % 60))
+        .collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(crate::common::text_order_fields())),
+        vec![
+            Arc::new(StringArray::from(ts)) as ArrayRef,
+            Arc::new(Int64Array::from((0..n as i64).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(users.to_vec())),
+            Arc::new(Int64Array::from(vec![1; n])),
+            Arc::new(Int64Array::from(vec![1; n])),
+            Arc::new(StringArray::from(vec!["1.00"; n])),
+        ],
+    )
+    .unwrap();
+    db.append("orders", batch).unwrap();
+    write_parquet(path, &all_rows(&db, Table::Orders), group_rows);
+}
+
+#[test]
+fn a_key_lookup_reads_only_the_row_groups_whose_key_filters_may_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let evens: Vec<i64> = (0..1000).map(|i| 2 * i).collect();
+    let odds: Vec<i64> = (0..1000).map(|i| 1001 + 2 * i).collect();
+    orders_of_users(&dir.path().join("evens.parquet"), &evens, 250);
+    orders_of_users(&dir.path().join("odds.parquet"), &odds, 250);
+    let db = PromoDb::in_memory().unwrap();
+    db.attach("orders", &format!("{}/*.parquet", dir.path().display()))
+        .unwrap();
+
+    // 1001 lies within every row group's min/max of evens.parquet, but is in none of
+    // them: the key filters rule the file out. In odds.parquet it is in the first of
+    // four row groups.
+    let sql = "SELECT user_id, order_id FROM orders WHERE user_id = 1001";
+    let plan = table(&query(&db, &format!("EXPLAIN {sql}")).unwrap());
+    assert!(!plan.contains("evens.parquet"), "{plan}");
+    assert!(plan.contains("odds.parquet"), "{plan}");
+    // Of odds.parquet's four row groups, the key filters leave fewer to the reader.
+    let analyzed = table(&query(&db, &format!("EXPLAIN ANALYZE {sql}")).unwrap());
+    let considered: usize = analyzed
+        .split("row_groups_pruned_statistics=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{analyzed}"));
+    assert!(considered < 4, "{analyzed}");
+    assert_text_eq(
+        "
++---------+----------+
+| user_id | order_id |
++---------+----------+
+| 1001    | 0        |
++---------+----------+",
+        &table(&query(&db, sql).unwrap()),
+    );
+    // Every key of both files is found, and absent keys are not.
+    for key in [0, 2, 998, 1998, 1003, 2999] {
+        let rows = table(
+            &query(
+                &db,
+                &format!("SELECT count(*) AS n FROM orders WHERE user_id = {key}"),
+            )
+            .unwrap(),
+        );
+        assert!(rows.contains("| 1 |"), "{key}: {rows}");
+    }
+    for key in [1, 999, 3001, -2] {
+        let rows = table(
+            &query(
+                &db,
+                &format!(
+                    "SELECT count(*) AS n FROM orders WHERE user_id IN ({key}, {})",
+                    key + 100_000
+                ),
+            )
+            .unwrap(),
+        );
+        assert!(rows.contains("| 0 |"), "{key}: {rows}");
+    }
+}
