@@ -80,6 +80,7 @@ fn inspect(path: &Path, table: Table) -> Result<AttachedFile> {
 
     let rows = usize::try_from(metadata.file_metadata().num_rows())
         .map_err(|_| Error::file(&path, "negative row count in the footer"))?;
+    let row_groups = metadata.num_row_groups();
     let time_range = match table.def().time_column() {
         Some(index) => time_range(table.def().columns[index].name, &schema, &metadata),
         None => None,
@@ -89,7 +90,7 @@ fn inspect(path: &Path, table: Table) -> Result<AttachedFile> {
         path,
         stat.len(),
         modified,
-        rows,
+        (rows, row_groups),
         time_range,
         columns,
     ))

@@ -16,6 +16,7 @@ use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 
+use super::file_scan::unchanged;
 use super::key_lookup::KeyLookup;
 use crate::storage::{AttachedFile, KeyFilter};
 
@@ -41,6 +42,9 @@ pub(super) fn files_to_scan<'a>(
     files
         .iter()
         .filter_map(|&file| {
+            if unchanged(file).is_err() {
+                return Some((file, None)); // the scan reports it
+            }
             let mut wanted: Option<Vec<bool>> = None;
             for lookup in lookups {
                 let name = schema.field(lookup.column).name();

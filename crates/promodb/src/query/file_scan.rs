@@ -1,6 +1,7 @@
 //! The scan of a table's attached Parquet files, read in place.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::Session;
@@ -30,8 +31,9 @@ use crate::storage::AttachedFile;
 /// columns are the canonical ones: those are read from the files by name (one a file lacks reads
 /// as NULL), and the user columns after them are NULL in rows from files, which were
 /// checked for the canonical columns only. The files are spread over the session's
-/// partitions by size, and the scan states their exact row count and `ts` range (so that
-/// `count(*)` and `max(ts)` are answered without reading them). Filters are not applied
+/// partitions by size, and the scan states their row count and `ts` range, exact unless
+/// row groups are skipped (so that `count(*)` and `max(ts)` are answered without reading
+/// them). Filters are not applied
 /// here: the engine pushes them into the Parquet reader, which skips row groups and pages
 /// by their statistics. With `key_lookup` (the filters pin a key column to a few values)
 /// the reader also evaluates them row by row before decoding the other columns: a lookup
@@ -150,20 +152,10 @@ fn file_groups(files: &[FileToScan<'_>], partitions: usize) -> DfResult<Vec<File
 }
 
 /// The file as the reader opens it, after checking that it is still the file that was
-/// attached (same size and modification time; a rewrite that keeps both is not seen).
+/// attached.
 fn partitioned_file(file: &AttachedFile) -> DfResult<PartitionedFile> {
     let external = |e: Error| DataFusionError::External(Box::new(e));
-    let stat = std::fs::metadata(file.path()).map_err(|e| external(Error::io(file.path(), e)))?;
-    let modified = stat
-        .modified()
-        .map_err(|e| external(Error::io(file.path(), e)))?;
-    if stat.len() != file.size() || modified != file.modified() {
-        return Err(external(Error::file(
-            file.path(),
-            "the file changed since it was attached; detach the table's files and attach \
-             them again",
-        )));
-    }
+    let modified = unchanged(file).map_err(external)?;
     let location = ObjectPath::from_absolute_path(file.path())
         .map_err(|e| external(Error::file(file.path(), e)))?;
     Ok(PartitionedFile::new_from_meta(ObjectMeta {
@@ -173,4 +165,19 @@ fn partitioned_file(file: &AttachedFile) -> DfResult<PartitionedFile> {
         e_tag: None,
         version: None,
     }))
+}
+
+/// Its modification time if `file` has the size and modification time it had when
+/// attached (a rewrite that keeps both is not seen); an error naming it otherwise.
+pub(super) fn unchanged(file: &AttachedFile) -> Result<SystemTime, Error> {
+    let stat = std::fs::metadata(file.path()).map_err(|e| Error::io(file.path(), e))?;
+    let modified = stat.modified().map_err(|e| Error::io(file.path(), e))?;
+    if stat.len() != file.size() || modified != file.modified() {
+        return Err(Error::file(
+            file.path(),
+            "the file changed since it was attached; detach the table's files and attach \
+             them again",
+        ));
+    }
+    Ok(modified)
 }

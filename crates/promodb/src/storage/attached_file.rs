@@ -20,6 +20,7 @@ pub struct AttachedFile {
     size: u64,
     modified: SystemTime,
     rows: usize,
+    row_groups: usize,
     time_range: Option<(i64, i64)>,
     /// Per column: its key filter per row group (`None`: it could not be built).
     key_filters: Box<[OnceLock<Option<Vec<KeyFilter>>>]>,
@@ -33,7 +34,7 @@ impl AttachedFile {
         path: PathBuf,
         size: u64,
         modified: SystemTime,
-        rows: usize,
+        (rows, row_groups): (usize, usize),
         time_range: Option<(i64, i64)>,
         columns: usize,
     ) -> Self {
@@ -42,6 +43,7 @@ impl AttachedFile {
             size,
             modified,
             rows,
+            row_groups,
             time_range,
             key_filters: (0..columns).map(|_| OnceLock::new()).collect(),
         }
@@ -67,6 +69,11 @@ impl AttachedFile {
         self.rows
     }
 
+    /// Number of row groups.
+    pub fn num_row_groups(&self) -> usize {
+        self.row_groups
+    }
+
     /// Smallest and largest `ts` in microseconds since the epoch, as the file's statistics
     /// state them (None for tables without time and files without statistics).
     pub fn time_range(&self) -> Option<(i64, i64)> {
@@ -74,13 +81,19 @@ impl AttachedFile {
     }
 
     /// The key filters of canonical column `column`, one per row group, built by `build`
-    /// on first use and kept; `None` when `build` could not, or `column` is out of range.
+    /// on first use and kept; `None` when `build` could not (or built a filter per row
+    /// group of another file), or `column` is out of range.
     pub(crate) fn row_group_key_filters(
         &self,
         column: usize,
         build: impl FnOnce() -> Option<Vec<KeyFilter>>,
     ) -> Option<&[KeyFilter]> {
-        self.key_filters.get(column)?.get_or_init(build).as_deref()
+        let filters = self
+            .key_filters
+            .get(column)?
+            .get_or_init(build)
+            .as_deref()?;
+        (filters.len() == self.row_groups).then_some(filters)
     }
 
     /// Whether the file may hold rows with `ts` in `[lo, hi]` (inclusive).

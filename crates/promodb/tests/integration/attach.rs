@@ -706,25 +706,39 @@ fn orders_of_users(path: &Path, users: &[i64], group_rows: usize) {
     write_parquet(path, &all_rows(&db, Table::Orders), group_rows);
 }
 
+/// `count` ids `first`, `first + 2`, ... dealt over four row groups of `count / 4` so that
+/// every group spans the whole range: row group `g` holds the `i`-th ids with `i % 4 == g`.
+fn interleaved(first: i64, count: i64) -> Vec<i64> {
+    (0..4)
+        .flat_map(|g| (0..count / 4).map(move |i| first + 2 * (4 * i + g)))
+        .collect()
+}
+
 #[test]
 fn a_key_lookup_reads_only_the_row_groups_whose_key_filters_may_hold_it() {
     let dir = tempfile::tempdir().unwrap();
-    let evens: Vec<i64> = (0..1000).map(|i| 2 * i).collect();
-    let odds: Vec<i64> = (0..1000).map(|i| 1001 + 2 * i).collect();
-    orders_of_users(&dir.path().join("evens.parquet"), &evens, 250);
-    orders_of_users(&dir.path().join("odds.parquet"), &odds, 250);
+    orders_of_users(
+        &dir.path().join("evens.parquet"),
+        &interleaved(0, 1000),
+        250,
+    );
+    orders_of_users(&dir.path().join("odds.parquet"), &interleaved(1, 1000), 250);
     let db = PromoDb::in_memory().unwrap();
     db.attach("orders", &format!("{}/*.parquet", dir.path().display()))
         .unwrap();
+    assert_eq!(
+        db.snapshot("orders").unwrap().files()[1].num_row_groups(),
+        4
+    );
 
-    // 1001 lies within every row group's min/max of evens.parquet, but is in none of
-    // them: the key filters rule the file out. In odds.parquet it is in the first of
-    // four row groups.
+    // 1001 lies within every row group's min/max of both files. It is in none of
+    // evens.parquet's: the key filters leave that file out of the plan. It is in the
+    // first of odds.parquet's four: the key filters leave the reader fewer than four,
+    // where min/max statistics keep all four.
     let sql = "SELECT user_id, order_id FROM orders WHERE user_id = 1001";
     let plan = table(&query(&db, &format!("EXPLAIN {sql}")).unwrap());
     assert!(!plan.contains("evens.parquet"), "{plan}");
     assert!(plan.contains("odds.parquet"), "{plan}");
-    // Of odds.parquet's four row groups, the key filters leave fewer to the reader.
     let analyzed = table(&query(&db, &format!("EXPLAIN ANALYZE {sql}")).unwrap());
     let considered: usize = analyzed
         .split("row_groups_pruned_statistics=")
@@ -738,32 +752,26 @@ fn a_key_lookup_reads_only_the_row_groups_whose_key_filters_may_hold_it() {
 +---------+----------+
 | user_id | order_id |
 +---------+----------+
-| 1001    | 0        |
+| 1001    | 125      |
 +---------+----------+",
         &table(&query(&db, sql).unwrap()),
     );
-    // Every key of both files is found, and absent keys are not.
-    for key in [0, 2, 998, 1998, 1003, 2999] {
-        let rows = table(
-            &query(
-                &db,
-                &format!("SELECT count(*) AS n FROM orders WHERE user_id = {key}"),
-            )
-            .unwrap(),
-        );
+    // Every key of both files is found, in every row group, and absent keys are not;
+    // two lookups together keep only the row groups both allow.
+    for key in [0, 2, 4, 6, 998, 1000, 1200, 1998, 1, 3, 1003, 1999] {
+        let sql = format!("SELECT count(*) AS n FROM orders WHERE user_id = {key}");
+        let rows = table(&query(&db, &sql).unwrap());
         assert!(rows.contains("| 1 |"), "{key}: {rows}");
     }
-    for key in [1, 999, 3001, -2] {
-        let rows = table(
-            &query(
-                &db,
-                &format!(
-                    "SELECT count(*) AS n FROM orders WHERE user_id IN ({key}, {})",
-                    key + 100_000
-                ),
-            )
-            .unwrap(),
+    for key in [2001, 3001, -2, -1] {
+        let sql = format!(
+            "SELECT count(*) AS n FROM orders WHERE user_id IN ({key}, {})",
+            key + 100_000
         );
+        let rows = table(&query(&db, &sql).unwrap());
         assert!(rows.contains("| 0 |"), "{key}: {rows}");
     }
+    let both =
+        "SELECT count(*) AS n FROM orders WHERE user_id IN (4, 1003) AND order_id IN (500, 7)";
+    assert!(table(&query(&db, both).unwrap()).contains("| 1 |"));
 }
