@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use promodb::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-use promodb::arrow::compute::concat_batches;
 use promodb::arrow::datatypes::{Field, Schema};
 use promodb::datafusion::parquet::arrow::ArrowWriter;
 use promodb::schema::Table;
 use promodb::views::BUILTIN_VIEWS;
 use promodb::{Error, PromoDb};
 
-use crate::common::{assert_text_eq, query, small_promo, table};
+use crate::common::{all_rows, assert_text_eq, query, small_promo, table};
 
 /// Writes `batch` to `path` as one Parquet file with row groups of `group_rows` rows.
 fn write_parquet(path: &Path, batch: &RecordBatch, group_rows: usize) {
@@ -24,17 +23,6 @@ fn write_parquet(path: &Path, batch: &RecordBatch, group_rows: usize) {
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
     writer.write(batch).unwrap();
     writer.close().unwrap();
-}
-
-/// Every row of a canonical table of `db`, as one batch.
-fn all_rows(db: &PromoDb, table: Table) -> RecordBatch {
-    let snapshot = db.snapshot(table.name()).unwrap();
-    let batches: Vec<RecordBatch> = snapshot
-        .segments()
-        .iter()
-        .map(|s| s.batch().clone())
-        .collect();
-    concat_batches(snapshot.schema(), &batches).unwrap()
 }
 
 /// The small promo written as one Parquet file per table (row groups of 3 rows) in `dir`.

@@ -71,3 +71,14 @@ pub(crate) fn text_order_fields() -> Vec<Field> {
         Field::new("amount", DataType::Utf8, false),
     ]
 }
+
+/// Every row of canonical table `table` of `db`, as one batch.
+pub(crate) fn all_rows(db: &PromoDb, table: Table) -> RecordBatch {
+    let snapshot = db.snapshot(table.name()).expect("snapshot");
+    let batches: Vec<RecordBatch> = snapshot
+        .segments()
+        .iter()
+        .map(|s| s.batch().clone())
+        .collect();
+    promodb::arrow::compute::concat_batches(snapshot.schema(), &batches).expect("concat")
+}

@@ -3,7 +3,7 @@
 
 use promodb::PromoDb;
 
-use crate::common::{query, small_promo, table};
+use crate::common::{all_rows, query, small_promo, table};
 
 /// 05_stock_risk of the suite: stock_risk sums current_stock, and the query aggregates
 /// current_stock again.
@@ -205,7 +205,7 @@ fn load_fixture_with_stock_copy(db: &PromoDb) {
 fn parquet_scans_share_when_they_read_alike_and_csv_scans_never() {
     let dir = tempfile::tempdir().unwrap();
     let loaded = small_promo();
-    let orders = table_rows(&loaded, "orders");
+    let orders = all_rows(&loaded, promodb::schema::Table::Orders);
     let path = dir.path().join("orders.parquet");
     let file = std::fs::File::create(&path).unwrap();
     let mut writer =
@@ -250,15 +250,4 @@ fn parquet_scans_share_when_they_read_alike_and_csv_scans_never() {
     let result = table(&query(&db, sql).unwrap());
     assert!(result.contains("| comma     | a;b | 2 |"), "{result}");
     assert!(result.contains("| semicolon | a   | 2 |"), "{result}");
-}
-
-/// Every row of canonical table `name` of `db`, as one batch.
-fn table_rows(db: &PromoDb, name: &str) -> promodb::arrow::array::RecordBatch {
-    let snapshot = db.snapshot(name).unwrap();
-    let batches: Vec<_> = snapshot
-        .segments()
-        .iter()
-        .map(|s| s.batch().clone())
-        .collect();
-    promodb::arrow::compute::concat_batches(snapshot.schema(), &batches).unwrap()
 }
