@@ -1,29 +1,16 @@
 //! Parquet files attached to canonical tables: read in place, checked once when attached,
 //! and answering every query and view as the same rows loaded into memory do.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use promodb::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use promodb::arrow::datatypes::{Field, Schema};
-use promodb::datafusion::parquet::arrow::ArrowWriter;
 use promodb::schema::Table;
 use promodb::views::BUILTIN_VIEWS;
 use promodb::{Error, PromoDb};
 
-use crate::common::{all_rows, assert_text_eq, query, small_promo, table};
-
-/// Writes `batch` to `path` as one Parquet file with row groups of `group_rows` rows.
-fn write_parquet(path: &Path, batch: &RecordBatch, group_rows: usize) {
-    let props = promodb::datafusion::parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(group_rows))
-        .build();
-    let file = File::create(path).unwrap();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
-    writer.write(batch).unwrap();
-    writer.close().unwrap();
-}
+use crate::common::{all_rows, assert_text_eq, query, small_promo, table, write_parquet};
 
 /// The small promo written as one Parquet file per table (row groups of 3 rows) in `dir`.
 fn small_promo_files(dir: &Path) -> Vec<(Table, PathBuf)> {

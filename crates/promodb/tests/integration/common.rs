@@ -82,3 +82,19 @@ pub(crate) fn all_rows(db: &PromoDb, table: Table) -> RecordBatch {
         .collect();
     promodb::arrow::compute::concat_batches(snapshot.schema(), &batches).expect("concat")
 }
+
+/// Writes `batch` to `path` as one Parquet file with row groups of `group_rows` rows.
+pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch, group_rows: usize) {
+    let props = promodb::datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let file = std::fs::File::create(path).expect("create the Parquet file");
+    let mut writer = promodb::datafusion::parquet::arrow::ArrowWriter::try_new(
+        file,
+        batch.schema(),
+        Some(props),
+    )
+    .expect("Parquet writer");
+    writer.write(batch).expect("write");
+    writer.close().expect("close");
+}

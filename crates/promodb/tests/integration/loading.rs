@@ -9,7 +9,9 @@ use promodb::arrow::datatypes::Schema;
 use promodb::datafusion::parquet::arrow::ArrowWriter;
 use promodb::schema::Table;
 
-use crate::common::{assert_text_eq, fixture, query, small_promo, table, text_order_fields};
+use crate::common::{
+    assert_text_eq, fixture, query, small_promo, table, text_order_fields, write_parquet,
+};
 
 #[test]
 fn every_fixture_table_loads_with_its_row_count() {
@@ -49,20 +51,21 @@ fn orders_batch(ids: &[i64]) -> RecordBatch {
     .unwrap()
 }
 
-fn write_parquet(path: &std::path::Path, batch: &RecordBatch) {
-    let file = File::create(path).unwrap();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    writer.write(batch).unwrap();
-    writer.close().unwrap();
-}
-
 #[test]
 fn a_directory_and_a_glob_load_every_matching_file() {
     let dir = tempfile::tempdir().unwrap();
     let nested = dir.path().join("date=2026-11-11");
     std::fs::create_dir(&nested).unwrap();
-    write_parquet(&nested.join("part-0.parquet"), &orders_batch(&[1, 2, 3]));
-    write_parquet(&dir.path().join("part-1.parquet"), &orders_batch(&[4]));
+    write_parquet(
+        &nested.join("part-0.parquet"),
+        &orders_batch(&[1, 2, 3]),
+        1024,
+    );
+    write_parquet(
+        &dir.path().join("part-1.parquet"),
+        &orders_batch(&[4]),
+        1024,
+    );
     std::fs::copy(fixture("small/orders.csv"), dir.path().join("more.csv")).unwrap();
     std::fs::write(dir.path().join("README.txt"), "not data").unwrap();
 
@@ -116,7 +119,7 @@ fn ad_hoc_parquet_and_csv_tables_join_canonical_ones() {
     )
     .unwrap();
     let extra = dir.path().join("extra.parquet");
-    write_parquet(&extra, &orders_batch(&[7, 8]));
+    write_parquet(&extra, &orders_batch(&[7, 8]), 1024);
 
     let db = small_promo();
     let runtime = tokio::runtime::Builder::new_current_thread()

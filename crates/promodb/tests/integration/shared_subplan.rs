@@ -3,7 +3,7 @@
 
 use promodb::PromoDb;
 
-use crate::common::{all_rows, query, small_promo, table};
+use crate::common::{all_rows, query, small_promo, table, write_parquet};
 
 /// 05_stock_risk of the suite: stock_risk sums current_stock, and the query aggregates
 /// current_stock again.
@@ -207,12 +207,7 @@ fn parquet_scans_share_when_they_read_alike_and_csv_scans_never() {
     let loaded = small_promo();
     let orders = all_rows(&loaded, promodb::schema::Table::Orders);
     let path = dir.path().join("orders.parquet");
-    let file = std::fs::File::create(&path).unwrap();
-    let mut writer =
-        promodb::datafusion::parquet::arrow::ArrowWriter::try_new(file, orders.schema(), None)
-            .unwrap();
-    writer.write(&orders).unwrap();
-    writer.close().unwrap();
+    write_parquet(&path, &orders, 1024);
     let db = PromoDb::in_memory().unwrap();
     db.attach("orders", path.to_str().unwrap()).unwrap();
 
