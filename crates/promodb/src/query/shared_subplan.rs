@@ -48,14 +48,18 @@ impl PhysicalOptimizerRule for ShareRepeatedAggregates {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // Each node's key, by the node's address (the plan holds every node, and the
+        // rewrite below visits the same nodes), so that no key is computed twice.
+        let mut keys: HashMap<usize, String> = HashMap::new();
         let mut copies: HashMap<String, usize> = HashMap::new();
         plan.apply(|node| {
             if let Some(key) = shareable_key(node)? {
-                *copies.entry(key).or_default() += 1;
+                *copies.entry(key.clone()).or_default() += 1;
+                keys.insert(address(node), key);
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
-        let mut shared: HashMap<String, Arc<SharedResult>> = copies
+        let shared: HashMap<String, Arc<SharedResult>> = copies
             .into_iter()
             .filter(|(_, count)| *count > 1)
             .map(|(key, _)| (key, Arc::new(SharedResult::default())))
@@ -64,7 +68,8 @@ impl PhysicalOptimizerRule for ShareRepeatedAggregates {
             return Ok(plan);
         }
         plan.transform_down(|node| {
-            let Some(result) = shareable_key(&node)?.and_then(|key| shared.get_mut(&key)) else {
+            let result = keys.get(&address(&node)).and_then(|key| shared.get(key));
+            let Some(result) = result else {
                 return Ok(Transformed::no(node));
             };
             let exec = SharedSubplanExec {
@@ -88,6 +93,10 @@ impl PhysicalOptimizerRule for ShareRepeatedAggregates {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+fn address(node: &Arc<dyn ExecutionPlan>) -> usize {
+    Arc::as_ptr(node) as *const () as usize
 }
 
 /// The identity of `node` if it is a complete aggregation that may be shared: its whole
