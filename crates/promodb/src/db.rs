@@ -240,6 +240,8 @@ impl PromoDb {
     }
 
     /// Runs one or more SQL statements (separated by `;`) and returns the rows of the last.
+    /// A panic inside the engine while they run is returned as [`Error::Internal`]; the
+    /// database stays as it was.
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         run_script(&self.inner.ctx, sql).await
     }

@@ -19,5 +19,5 @@ pub(crate) use catalog::PromoSchema;
 pub(crate) use dependencies::tables_read;
 pub use provider::PromoTable;
 pub use session::{ScriptStatement, split_statements};
-pub(crate) use session::{deal_batches, new_session, run_script, script_dataframe};
+pub(crate) use session::{collect, deal_batches, new_session, run_script, script_dataframe};
 pub use time_range::TimeRange;

@@ -20,7 +20,7 @@ use super::rule_file::RuleFile;
 use super::sink::{AlertSink, Route};
 use crate::PromoDb;
 use crate::error::{Error, Result};
-use crate::query::tables_read;
+use crate::query::{collect, tables_read};
 use crate::schema::Table;
 
 /// The alert engine of one database: its rules, their instances, and the sinks.
@@ -325,8 +325,7 @@ impl Alerts {
         match &mut prepared.evaluator {
             Evaluator::Query(query) => {
                 let state = self.db.session().state();
-                let batches = DataFrame::new(state, query.plan.clone())
-                    .collect()
+                let batches = collect(DataFrame::new(state, query.plan.clone()))
                     .await
                     .map_err(|e| Error::Sql(format!("alert rule '{}': {e}", rule.name)))?;
                 for batch in &batches {

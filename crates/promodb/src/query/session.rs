@@ -1,5 +1,7 @@
 //! The DataFusion session of a database, and running scripts of several statements.
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
@@ -14,6 +16,7 @@ use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::sql::parser::DFParser;
+use futures::FutureExt;
 
 use super::distinct_rewrite::SingleDistinctWhereFaster;
 use super::keyed_aggregate::KeyedAggregation;
@@ -94,7 +97,33 @@ pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
 
 /// Runs every statement of `sql` in order and returns the rows of the last one.
 pub(crate) async fn run_script(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    Ok(script_dataframe(ctx, sql).await?.collect().await?)
+    collect(script_dataframe(ctx, sql).await?).await
+}
+
+/// Runs `frame` and returns its rows. A panic inside the engine while it runs is the
+/// query's [`Error::Internal`] instead of the caller's crash: DataFusion 55 unwraps some
+/// settings at execution (a bad `SET datafusion.execution.parquet.coerce_int96` panics
+/// in its Parquet scan), and a service must outlive a bad statement. A query reads
+/// canonical tables and never writes them, so the database is as it was.
+pub(crate) async fn collect(frame: DataFrame) -> Result<Vec<RecordBatch>> {
+    match AssertUnwindSafe(frame.collect()).catch_unwind().await {
+        Ok(batches) => Ok(batches?),
+        Err(panic) => Err(Error::Internal(format!(
+            "the query panicked: {}",
+            panic_message(panic.as_ref())
+        ))),
+    }
+}
+
+/// The message a panic was raised with, when it is text.
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        message
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message
+    } else {
+        "(no message)"
+    }
 }
 
 /// Runs every statement of `sql` but the last, and returns the last one as a DataFrame
@@ -108,7 +137,7 @@ pub(crate) async fn script_dataframe(ctx: &SessionContext, sql: &str) -> Result<
         let plan = ctx.state().statement_to_plan(statement).await?;
         refuse_canonical_ddl(&plan)?;
         let created = created_table(&plan);
-        ctx.execute_logical_plan(plan).await?.collect().await?;
+        collect(ctx.execute_logical_plan(plan).await?).await?;
         spread_created_table(ctx, created).await?;
     }
     let plan = ctx.state().statement_to_plan(last).await?;

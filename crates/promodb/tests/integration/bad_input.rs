@@ -6,7 +6,9 @@ use promodb::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use promodb::arrow::datatypes::{DataType, Field, Schema};
 use promodb::{Error, ErrorKind, PromoDb};
 
-use crate::common::{fixture, query, small_promo};
+use promodb::schema::Table;
+
+use crate::common::{all_rows, fixture, query, small_promo, table, write_parquet};
 
 #[test]
 fn bad_sql_is_a_sql_error() {
@@ -160,4 +162,35 @@ fn a_load_with_one_bad_file_among_good_ones_stores_nothing() {
     let err = db.load("orders", dir.path().to_str().unwrap()).unwrap_err();
     assert!(err.to_string().contains("b.csv"), "{err}");
     assert_eq!(db.row_count("orders").unwrap(), 0);
+}
+
+/// A setting DataFusion 55 accepts at `SET` but unwraps while it scans Parquet (a bad
+/// `coerce_int96`) makes the query fail with an internal error, on one thread or several,
+/// instead of taking the caller down; the database answers the next query as before.
+#[test]
+fn a_panic_inside_the_engine_is_the_query_error_and_the_database_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("skus.parquet");
+    write_parquet(&path, &all_rows(&small_promo(), Table::Skus), 3);
+    let db = PromoDb::in_memory().unwrap();
+    db.attach("skus", path.to_str().unwrap()).unwrap();
+    let count = "SELECT count(*) AS n FROM skus WHERE unit_cost > 0";
+    let expected = table(&query(&db, count).unwrap());
+    let bad = format!("SET datafusion.execution.parquet.coerce_int96 = 'bogus'; {count}");
+    let several_threads = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    for outcome in [query(&db, &bad), several_threads.block_on(db.sql(&bad))] {
+        let error = outcome.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Internal, "{error}");
+        assert!(error.to_string().contains("the query panicked"), "{error}");
+        assert!(error.to_string().contains("coerce_int96"), "{error}");
+    }
+    let good = format!("SET datafusion.execution.parquet.coerce_int96 = 'us'; {count}");
+    assert_eq!(table(&query(&db, &good).unwrap()), expected);
+    assert_eq!(
+        db.row_count("skus").unwrap(),
+        all_rows(&small_promo(), Table::Skus).num_rows()
+    );
 }

@@ -13,7 +13,7 @@ use datafusion::scalar::ScalarValue;
 use super::definition::Measure;
 use crate::PromoDb;
 use crate::error::{Error, Result};
-use crate::query::tables_read;
+use crate::query::{collect, tables_read};
 use crate::schema::Table;
 
 const MINUTE_MICROS: i64 = 60_000_000;
@@ -73,10 +73,9 @@ impl MinuteQuery {
         to: DateTime<Utc>,
         mut row: impl FnMut(&str, i64, &[f64]),
     ) -> Result<()> {
-        let batches = DataFrame::new(db.session().state(), self.plan.clone())
-            .with_param_values(vec![time_bound(from), time_bound(to)])?
-            .collect()
-            .await?;
+        let frame = DataFrame::new(db.session().state(), self.plan.clone())
+            .with_param_values(vec![time_bound(from), time_bound(to)])?;
+        let batches = collect(frame).await?;
         let mut values = vec![0.0; self.values];
         for batch in &batches {
             let minutes = micros(batch.column(0))?;

@@ -25,6 +25,7 @@ use super::detector::REFRESH_MINUTES;
 use super::series::{MinuteGrid, MinuteQuery, measure_error, micros, tables_of, time_bound};
 use crate::PromoDb;
 use crate::error::Result;
+use crate::query::collect;
 use crate::schema::Table;
 
 /// Trailing minutes a SKU's sales level is measured over.
@@ -140,10 +141,9 @@ impl StockOutForecaster {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<()> {
-        let batches = DataFrame::new(db.session().state(), self.stock_query.clone())
-            .with_param_values(vec![time_bound(from), time_bound(to)])?
-            .collect()
-            .await?;
+        let frame = DataFrame::new(db.session().state(), self.stock_query.clone())
+            .with_param_values(vec![time_bound(from), time_bound(to)])?;
+        let batches = collect(frame).await?;
         for batch in &batches {
             let skus = cast(batch.column(0), &DataType::Utf8)?;
             let warehouses = cast(batch.column(1), &DataType::Utf8)?;
