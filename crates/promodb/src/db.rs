@@ -8,11 +8,13 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions};
 
 use crate::builder::PromoDbBuilder;
 use crate::durable::Durable;
 use crate::error::{Error, Result};
+use crate::functions::LatestTs;
 use crate::ingest::{LoadReport, Row, RowSink, inspect_files, read_files};
 use crate::query::{PromoSchema, deal_batches, new_session, run_script, script_dataframe};
 use crate::schema::{Table, conform};
@@ -91,6 +93,7 @@ impl PromoDb {
             .transpose()?;
         let ctx = new_session(builder.target_partitions)?;
         crate::functions::register_all(&ctx);
+        ctx.register_udf(ScalarUDF::from(LatestTs::new(stores.clone())));
         let catalog = ctx
             .catalog("datafusion")
             .ok_or_else(|| Error::Internal("the default catalog is missing".to_string()))?;

@@ -1,14 +1,12 @@
 -- stock_risk: per SKU with an inventory snapshot, how long its stock lasts at the current
--- pace. "Now" is the latest ts in orders and inventory, so that replays are deterministic.
+-- pace. "Now" is the latest ts in orders and inventory (latest_ts, a constant when the
+-- query is planned, so the orders scan reads only the last 15 minutes), so that replays
+-- are deterministic.
 --   on_hand             current stock summed over warehouses (current_stock)
 --   sell_rate           units sold per minute in the 15 minutes up to now: (now - 15 min, now]
 --   minutes_to_stockout on_hand / sell_rate; 0 when on_hand <= 0; NULL when sell_rate = 0
 --   days_of_cover       minutes_to_stockout / 1440
-WITH clock AS (
-    SELECT max(ts) AS now
-    FROM (SELECT max(ts) AS ts FROM orders UNION ALL SELECT max(ts) AS ts FROM inventory)
-),
-stock AS (
+WITH stock AS (
     SELECT sku_id, sum(on_hand) AS on_hand
     FROM current_stock
     GROUP BY sku_id
@@ -16,8 +14,8 @@ stock AS (
 recent_sales AS (
     SELECT o.sku_id, sum(o.qty) AS units
     FROM orders o
-    CROSS JOIN clock c
-    WHERE o.ts > c.now - INTERVAL '15 minutes' AND o.ts <= c.now
+    WHERE o.ts > latest_ts('orders', 'inventory') - INTERVAL '15 minutes'
+      AND o.ts <= latest_ts('orders', 'inventory')
     GROUP BY o.sku_id
 ),
 rated AS (

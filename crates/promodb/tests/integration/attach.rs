@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use promodb::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use promodb::arrow::datatypes::{Field, Schema};
+use promodb::ingest::LoadReport;
 use promodb::schema::Table;
 use promodb::views::BUILTIN_VIEWS;
 use promodb::{Error, PromoDb};
@@ -92,7 +93,7 @@ fn attached_files_and_appended_rows_are_read_together() {
 }
 
 /// Orders in hour `hour` of 2026-11-11: two rows, order ids `10 * hour` and one more.
-fn hour_of_orders(hour: i64) -> RecordBatch {
+pub(crate) fn hour_of_orders(hour: i64) -> RecordBatch {
     let db = PromoDb::in_memory().unwrap();
     let fields = crate::common::text_order_fields();
     let batch = RecordBatch::try_new(
@@ -114,20 +115,27 @@ fn hour_of_orders(hour: i64) -> RecordBatch {
     all_rows(&db, Table::Orders)
 }
 
-#[test]
-fn a_ts_filter_skips_the_files_whose_statistics_rule_them_out() {
-    let dir = tempfile::tempdir().unwrap();
-    for hour in [1, 5, 9] {
+/// A database whose orders are one attached file per hour of `hours` (`h{hour}.parquet`
+/// in `dir`, the rows of [`hour_of_orders`]), and the attach report.
+pub(crate) fn hourly_order_files(dir: &Path, hours: &[i64]) -> (PromoDb, LoadReport) {
+    for hour in hours {
         write_parquet(
-            &dir.path().join(format!("h{hour}.parquet")),
-            &hour_of_orders(hour),
+            &dir.join(format!("h{hour}.parquet")),
+            &hour_of_orders(*hour),
             8,
         );
     }
     let db = PromoDb::in_memory().unwrap();
     let report = db
-        .attach("orders", &format!("{}/*.parquet", dir.path().display()))
+        .attach("orders", &format!("{}/*.parquet", dir.display()))
         .unwrap();
+    (db, report)
+}
+
+#[test]
+fn a_ts_filter_skips_the_files_whose_statistics_rule_them_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, report) = hourly_order_files(dir.path(), &[1, 5, 9]);
     assert_eq!((report.files, report.rows), (3, 6));
     let ranges: Vec<_> = db
         .snapshot("orders")

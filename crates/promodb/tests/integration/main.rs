@@ -13,6 +13,7 @@ mod distinct_count;
 mod durable;
 mod funnel_golden;
 mod keyed_aggregate;
+mod latest_ts;
 mod loading;
 mod packed_sort;
 mod pruning;
