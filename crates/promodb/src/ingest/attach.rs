@@ -82,7 +82,15 @@ fn inspect(path: &Path, table: Table) -> Result<AttachedFile> {
         .map_err(|_| Error::file(&path, "negative row count in the footer"))?;
     let row_groups = metadata.num_row_groups();
     let time_range = match table.def().time_column() {
-        Some(index) => time_range(table.def().columns[index].name, &schema, &metadata),
+        Some(index) => {
+            let name = table.def().columns[index].name;
+            match time_range(name, &schema, &metadata) {
+                Some(range) => Some(range),
+                // Statistics that do not prove it: the column is read once, so that
+                // every file with rows has its range (for pruning and `latest_ts`).
+                None => read_time_range(&path, name)?,
+            }
+        }
         None => None,
     };
     let columns = table.def().columns.len();
@@ -213,6 +221,36 @@ fn proved_money_in_range(name: &str, schema: &Schema, metadata: &ParquetMetaData
     };
     within(converter.row_group_mins(metadata.row_groups()).ok())
         && within(converter.row_group_maxes(metadata.row_groups()).ok())
+}
+
+/// The `[min, max]` of microsecond column `name`, read from the file (`None` without rows).
+fn read_time_range(path: &Path, name: &str) -> Result<Option<(i64, i64)>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| {
+            let mask = ProjectionMask::columns(builder.parquet_schema(), [name]);
+            builder.with_projection(mask).build()
+        })
+        .map_err(|e| Error::file(path, e))?;
+    let mut range: Option<(i64, i64)> = None;
+    for batch in reader {
+        let batch = batch.map_err(|e| Error::file(path, e))?;
+        let Some(ts) = batch
+            .column(0)
+            .as_primitive_opt::<TimestampMicrosecondType>()
+        else {
+            return Err(Error::file(
+                path,
+                format!("{name} is not a microsecond timestamp"),
+            ));
+        };
+        let bounds = datafusion::arrow::compute::min(ts).zip(datafusion::arrow::compute::max(ts));
+        range = match (range, bounds) {
+            (Some((lo, hi)), Some((min, max))) => Some((lo.min(min), hi.max(max))),
+            (range, bounds) => range.or(bounds),
+        };
+    }
+    Ok(range)
 }
 
 /// The `[min, max]` of microsecond column `name` from the row-group statistics, when every

@@ -27,8 +27,8 @@ pub struct AttachedFile {
 }
 
 impl AttachedFile {
-    /// `path` is absolute; `time_range` is the `[min, max]` of `ts` in microseconds from
-    /// the file's statistics, `None` when unknown or the table has no time.
+    /// `path` is absolute; `time_range` is the `[min, max]` of `ts` in microseconds,
+    /// `None` when the file has no rows or the table has no time.
     /// `columns` is the number of the table's canonical columns.
     pub(crate) fn new(
         path: PathBuf,
@@ -74,8 +74,9 @@ impl AttachedFile {
         self.row_groups
     }
 
-    /// Smallest and largest `ts` in microseconds since the epoch, as the file's statistics
-    /// state them (None for tables without time and files without statistics).
+    /// Smallest and largest `ts` in microseconds since the epoch, from the file's
+    /// statistics or, where they do not prove it, read when attached (None for tables
+    /// without time and files without rows).
     pub fn time_range(&self) -> Option<(i64, i64)> {
         self.time_range
     }

@@ -1,6 +1,8 @@
 //! `latest_ts(table, ...)`: the latest `ts` of canonical tables, a constant of the plan
 //! that prunes by time like a literal, and fresh in every query.
 
+use chrono::{TimeZone, Utc};
+use promodb::ingest::Order;
 use promodb::{ErrorKind, PromoDb};
 
 use crate::attach::{hour_of_orders, hourly_order_files};
@@ -35,7 +37,8 @@ fn it_is_the_latest_ts_of_the_named_tables() {
     );
 }
 
-/// Rows appended (still in the open buffer) and files attached move it, query by query;
+/// Rows appended or pushed (still in the open buffer) and files attached move it, query by
+/// query;
 /// a database without rows gives NULL.
 #[test]
 fn every_query_sees_the_rows_there_are_when_it_is_planned() {
@@ -52,6 +55,26 @@ fn every_query_sees_the_rows_there_are_when_it_is_planned() {
     db.append("orders", hour_of_orders(5)).unwrap();
     assert!(
         latest(&db).contains("2026-11-11T05:30:00"),
+        "{}",
+        latest(&db)
+    );
+    // A pushed row waits in the open buffer until a query seals it: it counts.
+    db.push(Order {
+        ts: Utc.with_ymd_and_hms(2026, 11, 11, 6, 45, 0).unwrap(),
+        order_id: 70,
+        user_id: 7,
+        sku_id: 7,
+        qty: 1,
+        unit_price: None,
+        amount: "1.00".parse().unwrap(),
+        channel: None,
+        campaign_id: None,
+        region: None,
+    })
+    .unwrap();
+    assert_eq!(db.pending_rows("orders").unwrap(), 1);
+    assert!(
+        latest(&db).contains("2026-11-11T06:45:00"),
         "{}",
         latest(&db)
     );
@@ -110,4 +133,47 @@ fn it_takes_names_of_canonical_tables_with_a_ts() {
         assert_eq!(error.kind(), ErrorKind::Sql, "{sql}: {error}");
         assert!(error.to_string().contains(says), "{sql}: {error}");
     }
+}
+
+/// A file written without statistics gets its `ts` range when attached, by reading the
+/// column once: its rows count for `latest_ts`, and a time filter prunes it.
+#[test]
+fn files_without_statistics_count_too() {
+    use promodb::datafusion::parquet::arrow::ArrowWriter;
+    use promodb::datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = hourly_order_files(dir.path(), &[1]);
+    let bare = dir.path().join("bare").join("h9.parquet");
+    std::fs::create_dir(bare.parent().unwrap()).unwrap();
+    let batch = hour_of_orders(9);
+    let props = WriterProperties::builder()
+        .set_statistics_enabled(EnabledStatistics::None)
+        .set_max_row_group_row_count(Some(1))
+        .build();
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(&bare).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    db.attach("orders", bare.to_str().unwrap()).unwrap();
+
+    let ranges: Vec<_> = db
+        .snapshot("orders")
+        .unwrap()
+        .files()
+        .iter()
+        .map(|f| f.time_range().map(|(lo, hi)| (hi - lo) / 60_000_000))
+        .collect();
+    assert_eq!(ranges, [Some(30), Some(30)]);
+    let latest = one_value(&db, "SELECT CAST(latest_ts('orders') AS VARCHAR) AS t");
+    assert!(latest.contains("2026-11-11T09:30:00"), "{latest}");
+    let plan = one_value(
+        &db,
+        "EXPLAIN SELECT * FROM orders WHERE ts < '2026-11-11T05:00:00Z'",
+    );
+    assert!(!plan.contains("bare"), "{plan}");
 }
