@@ -11,7 +11,10 @@ use promodb::schema::Table;
 use promodb::views::BUILTIN_VIEWS;
 use promodb::{Error, PromoDb};
 
-use crate::common::{all_rows, assert_text_eq, query, small_promo, table, write_parquet};
+use crate::common::{
+    all_rows, assert_text_eq, file_minutes, file_time_ranges, query, small_promo, table,
+    write_parquet,
+};
 
 /// The small promo written as one Parquet file per table (row groups of 3 rows) in `dir`.
 fn small_promo_files(dir: &Path) -> Vec<(Table, PathBuf)> {
@@ -137,14 +140,10 @@ fn a_ts_filter_skips_the_files_whose_statistics_rule_them_out() {
     let dir = tempfile::tempdir().unwrap();
     let (db, report) = hourly_order_files(dir.path(), &[1, 5, 9]);
     assert_eq!((report.files, report.rows), (3, 6));
-    let ranges: Vec<_> = db
-        .snapshot("orders")
-        .unwrap()
-        .files()
-        .iter()
-        .map(|f| f.time_range().map(|(lo, hi)| (hi - lo) / 60_000_000))
-        .collect();
-    assert_eq!(ranges, [Some(30), Some(30), Some(30)]);
+    assert_eq!(
+        file_minutes(&db, Table::Orders),
+        [Some(30), Some(30), Some(30)]
+    );
 
     let plan = table(
         &query(
@@ -482,15 +481,8 @@ fn zoned_and_naive_timestamps_dictionaries_and_narrow_types_read_as_canonical() 
         );
         db.attach("orders", path.to_str().unwrap()).unwrap();
     }
-    let ranges: Vec<_> = db
-        .snapshot("orders")
-        .unwrap()
-        .files()
-        .iter()
-        .map(|f| f.time_range())
-        .collect();
     assert_eq!(
-        ranges,
+        file_time_ranges(&db, Table::Orders),
         vec![Some((1_794_384_000_000_000, 1_794_385_800_000_000)); 2]
     );
     let result = query(

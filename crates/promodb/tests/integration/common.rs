@@ -98,3 +98,17 @@ pub(crate) fn write_parquet(path: &Path, batch: &RecordBatch, group_rows: usize)
     writer.write(batch).expect("write");
     writer.close().expect("close");
 }
+
+/// The `ts` range of each file attached to `table`, in attach order.
+pub(crate) fn file_time_ranges(db: &PromoDb, table: Table) -> Vec<Option<(i64, i64)>> {
+    let snapshot = db.snapshot(table.name()).expect("snapshot");
+    snapshot.files().iter().map(|f| f.time_range()).collect()
+}
+
+/// The minutes each file attached to `table` spans.
+pub(crate) fn file_minutes(db: &PromoDb, table: Table) -> Vec<Option<i64>> {
+    file_time_ranges(db, table)
+        .into_iter()
+        .map(|range| range.map(|(lo, hi)| (hi - lo) / 60_000_000))
+        .collect()
+}

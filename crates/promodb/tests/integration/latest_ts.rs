@@ -3,10 +3,11 @@
 
 use chrono::{TimeZone, Utc};
 use promodb::ingest::Order;
+use promodb::schema::Table;
 use promodb::{ErrorKind, PromoDb};
 
 use crate::attach::{hour_of_orders, hourly_order_files};
-use crate::common::{query, small_promo, table, write_parquet};
+use crate::common::{file_minutes, query, small_promo, table, write_parquet};
 
 fn one_value(db: &PromoDb, sql: &str) -> String {
     table(&query(db, sql).unwrap_or_else(|e| panic!("{sql}: {e}")))
@@ -161,14 +162,7 @@ fn files_without_statistics_count_too() {
     writer.close().unwrap();
     db.attach("orders", bare.to_str().unwrap()).unwrap();
 
-    let ranges: Vec<_> = db
-        .snapshot("orders")
-        .unwrap()
-        .files()
-        .iter()
-        .map(|f| f.time_range().map(|(lo, hi)| (hi - lo) / 60_000_000))
-        .collect();
-    assert_eq!(ranges, [Some(30), Some(30)]);
+    assert_eq!(file_minutes(&db, Table::Orders), [Some(30), Some(30)]);
     let latest = one_value(&db, "SELECT CAST(latest_ts('orders') AS VARCHAR) AS t");
     assert!(latest.contains("2026-11-11T09:30:00"), "{latest}");
     let plan = one_value(
