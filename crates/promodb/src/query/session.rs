@@ -97,17 +97,22 @@ pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
 
 /// Runs every statement of `sql` in order and returns the rows of the last one.
 pub(crate) async fn run_script(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    collect(script_dataframe(ctx, sql).await?).await
+    catching_panics(async { Ok(plan_script(ctx, sql).await?.collect().await?) }).await
 }
 
-/// Runs `frame` and returns its rows. A panic inside the engine while it runs is the
-/// query's [`Error::Internal`] instead of the caller's crash: DataFusion 55 unwraps some
-/// settings at execution (a bad `SET datafusion.execution.parquet.coerce_int96` panics
-/// in its Parquet scan), and a service must outlive a bad statement. A query reads
-/// canonical tables and never writes them, so the database is as it was.
+/// Runs `frame` and returns its rows, a panic caught as [`catching_panics`] does.
 pub(crate) async fn collect(frame: DataFrame) -> Result<Vec<RecordBatch>> {
-    match AssertUnwindSafe(frame.collect()).catch_unwind().await {
-        Ok(batches) => Ok(batches?),
+    catching_panics(async { Ok(frame.collect().await?) }).await
+}
+
+/// Runs `work`. A panic inside the engine while it runs is the statement's
+/// [`Error::Internal`] instead of the caller's crash: DataFusion 55 unwraps some settings
+/// at execution (a bad `SET datafusion.execution.parquet.coerce_int96` panics in its
+/// Parquet scan), and a service must outlive a bad statement. Statements read canonical
+/// tables and never write their rows, so every row accepted stays.
+async fn catching_panics<T>(work: impl Future<Output = Result<T>>) -> Result<T> {
+    match AssertUnwindSafe(work).catch_unwind().await {
+        Ok(result) => result,
         Err(panic) => Err(Error::Internal(format!(
             "the query panicked: {}",
             panic_message(panic.as_ref())
@@ -127,8 +132,13 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
 }
 
 /// Runs every statement of `sql` but the last, and returns the last one as a DataFrame
-/// for further composition.
+/// for further composition; a panic while they run is caught as [`catching_panics`] does.
 pub(crate) async fn script_dataframe(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
+    catching_panics(plan_script(ctx, sql)).await
+}
+
+/// [`script_dataframe`] without the catch.
+async fn plan_script(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
     let mut statements = DFParser::parse_sql(sql)?;
     let last = statements
         .pop_back()
@@ -137,7 +147,7 @@ pub(crate) async fn script_dataframe(ctx: &SessionContext, sql: &str) -> Result<
         let plan = ctx.state().statement_to_plan(statement).await?;
         refuse_canonical_ddl(&plan)?;
         let created = created_table(&plan);
-        collect(ctx.execute_logical_plan(plan).await?).await?;
+        ctx.execute_logical_plan(plan).await?.collect().await?;
         spread_created_table(ctx, created).await?;
     }
     let plan = ctx.state().statement_to_plan(last).await?;

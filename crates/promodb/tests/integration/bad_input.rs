@@ -181,7 +181,14 @@ fn a_panic_inside_the_engine_is_the_query_error_and_the_database_stays_usable() 
         .worker_threads(2)
         .build()
         .unwrap();
-    for outcome in [query(&db, &bad), several_threads.block_on(db.sql(&bad))] {
+    // The same scan inside a CREATE TABLE AS, which runs when it is planned.
+    let create = "SET datafusion.execution.parquet.coerce_int96 = 'bogus'; \
+                  CREATE TABLE copied AS SELECT * FROM skus WHERE unit_cost > 0";
+    for outcome in [
+        query(&db, &bad),
+        several_threads.block_on(db.sql(&bad)),
+        query(&db, create),
+    ] {
         let error = outcome.unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Internal, "{error}");
         assert!(error.to_string().contains("the query panicked"), "{error}");
