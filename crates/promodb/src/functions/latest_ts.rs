@@ -10,7 +10,8 @@
 //! groups by their time range, where the same "now" joined in from a `max(ts)` subquery
 //! left every row to be read and compared (the `stock_risk` view read all 607k orders to
 //! keep the last 15 minutes of them). Every query is planned afresh, so each sees the
-//! data as it is then.
+//! data as it is then; each call reads the tables, so two calls in one query may see an
+//! append made between them.
 //!
 //! ```sql
 //! SELECT sku_id, sum(qty) FROM orders
