@@ -10,7 +10,7 @@ mod event_groups;
 mod funnel_args;
 mod funnel_scan;
 mod grouped_rows;
-mod latest_ts;
+pub(crate) mod latest_ts;
 mod list_element;
 mod one_group;
 mod retention;

@@ -78,14 +78,20 @@ fn timestamp(latest: Option<i64>) -> ScalarValue {
 fn literal_names(args: &[ColumnarValue]) -> Option<Vec<String>> {
     args.iter()
         .map(|arg| match arg {
-            ColumnarValue::Scalar(
-                ScalarValue::Utf8(Some(name))
-                | ScalarValue::Utf8View(Some(name))
-                | ScalarValue::LargeUtf8(Some(name)),
-            ) => Some(name.clone()),
-            _ => None,
+            ColumnarValue::Scalar(value) => text(value).map(str::to_string),
+            ColumnarValue::Array(_) => None,
         })
         .collect()
+}
+
+/// The text of a non-NULL string constant: how `latest_ts` is given a table's name.
+pub(crate) fn text(value: &ScalarValue) -> Option<&str> {
+    match value {
+        ScalarValue::Utf8(Some(text))
+        | ScalarValue::Utf8View(Some(text))
+        | ScalarValue::LargeUtf8(Some(text)) => Some(text),
+        _ => None,
+    }
 }
 
 impl PartialEq for LatestTs {

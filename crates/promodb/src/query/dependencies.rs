@@ -1,11 +1,11 @@
 //! Which canonical tables a plan reads, through views and subqueries.
 
-use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::{ViewTable, source_as_provider};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 
 use super::provider::PromoTable;
+use crate::functions::latest_ts;
 use crate::schema::Table;
 
 /// The canonical tables `plan` scans, directly or through views (built-in or created
@@ -53,12 +53,7 @@ fn latest_ts_tables(expr: &Expr) -> Vec<Table> {
     call.args
         .iter()
         .filter_map(|arg| match arg {
-            Expr::Literal(
-                ScalarValue::Utf8(Some(name))
-                | ScalarValue::Utf8View(Some(name))
-                | ScalarValue::LargeUtf8(Some(name)),
-                _,
-            ) => name.parse().ok(),
+            Expr::Literal(value, _) => latest_ts::text(value)?.parse().ok(),
             _ => None,
         })
         .collect()
