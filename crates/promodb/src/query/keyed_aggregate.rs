@@ -22,6 +22,7 @@
 //! that deals the raw rows to the partition owning their key itself.
 
 mod bucketed_exec;
+mod dealt_rows;
 mod direct_index;
 mod exec;
 mod group_table;

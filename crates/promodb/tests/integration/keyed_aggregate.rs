@@ -435,6 +435,68 @@ fn event_aggregates_by_an_integer_key_deal_their_rows_in_buckets() {
     }
 }
 
+/// Rows are dealt narrow (the key as an offset) while every key lies near the first
+/// ones, and widened when a batch brings a key out of reach: here only the last batch,
+/// so one input partition widens mid-deal and the others are widened after. Each
+/// partition count gives what one partition (no deal) gives.
+#[test]
+fn keys_out_of_the_narrow_reach_widen_the_dealt_rows() {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, true),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            true,
+        ),
+        Field::new("v", DataType::Int64, true),
+    ]));
+    let mut random = Lcg(7);
+    let far = [i64::MIN, i64::MAX, 1 << 40, -(1 << 40), 3_000_000_000];
+    let batches: Vec<RecordBatch> = (0..12)
+        .map(|batch| {
+            let keys: Vec<Option<i64>> = (0..500)
+                .map(|row| match random.next(40) {
+                    0 => None,
+                    1..=4 if batch == 11 => Some(far[row % far.len()]),
+                    _ => Some(random.next(300) as i64 + 1_000),
+                })
+                .collect();
+            let ts =
+                (0..500).map(|row| Some(1_794_355_200_000_000 + (batch * 500 + row) * 1_000_000));
+            let values = (0..500).map(|_| (random.next(20) != 0).then(|| random.next(4) as i64));
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(keys)),
+                Arc::new(TimestampMicrosecondArray::from_iter(ts).with_timezone("UTC")),
+                Arc::new(Int64Array::from_iter(values)),
+            ];
+            RecordBatch::try_new(Arc::clone(&schema), columns).expect("batch")
+        })
+        .collect();
+    let sqls = [
+        "SELECT k, window_funnel(INTERVAL '20 minutes', ts, v = 1, v = 2, v = 3) AS a \
+         FROM t GROUP BY k ORDER BY k NULLS FIRST",
+        "SELECT k, sequence_count('(?1)(?2)', ts, v = 1, v = 2) AS a \
+         FROM t GROUP BY k ORDER BY k NULLS FIRST",
+    ];
+    let one = promodb_with(1, &batches);
+    for sql in sqls {
+        let expected = table(&query(&one, sql).expect(sql));
+        for key in far
+            .iter()
+            .map(|k| format!("| {k} "))
+            .chain(["| 1000 ".to_string()])
+        {
+            assert!(expected.contains(&key), "{key} in {expected}");
+        }
+        for partitions in [2, 3] {
+            let db = promodb_with(partitions, &batches);
+            let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
+            assert!(plan.contains("BucketedAggregateExec"), "{sql}:\n{plan}");
+            assert_eq!(table(&query(&db, sql).expect(sql)), expected, "{sql}");
+        }
+    }
+}
+
 /// The buckets' output is hash partitioned by the key exactly as DataFusion's
 /// `RepartitionExec` partitions it (joins and aggregations above rely on it), and the
 /// same plan can be executed again.

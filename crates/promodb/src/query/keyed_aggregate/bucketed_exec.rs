@@ -11,7 +11,8 @@
 //! row into its buffers (9%) and scattered the 10M rows to their users (10%).
 //!
 //! Here each input partition, on a task of its own, reads its rows once: it evaluates
-//! the aggregate's arguments into compact rows (key, time, condition bits) and deals each
+//! the aggregate's arguments into compact rows (key, time, condition bits: 16 bytes
+//! while the keys lie close together, see [`super::dealt_rows`]) and deals each
 //! to its output partition, by DataFusion's own hash repartitioning function (so the
 //! output is partitioned by the key exactly as a `RepartitionExec` would partition it,
 //! and joins and aggregations above can rely on that), and to one of [`BUCKETS`] buckets
@@ -62,8 +63,9 @@ use datafusion::physical_plan::{
 use futures::future::{BoxFuture, Shared, try_join_all};
 use futures::{FutureExt, StreamExt, TryStreamExt, stream};
 
-use crate::functions::{ConditionBits, EventAggregate, EventRow, event_aggregate};
+use crate::functions::{ConditionBits, EventAggregate, event_aggregate};
 
+use super::dealt_rows::{Buckets, DealtRow, KeyBase, NarrowRow, WideRow};
 use super::exec::aggregate_over;
 use super::group_table::GroupTable;
 use super::int_keys::{is_integer_key, to_i64};
@@ -198,6 +200,7 @@ impl RowDeal {
         let partitions = self.partitions;
         let metrics = self.metrics.clone();
         let batch_size = context.session_config().batch_size().max(1);
+        let key_base = Arc::new(KeyBase::default());
         let all = async move {
             let Some(key) = key else {
                 return internal_err!("BucketedAggregateExec needs exactly one group key");
@@ -216,13 +219,24 @@ impl RowDeal {
                         filter: filter.clone(),
                         events: events.clone(),
                         partitions,
+                        key_base: Arc::clone(&key_base),
                         reservation,
                         time: MetricBuilder::new(&metrics).subset_time("deal_time", source),
                     };
                     Ok(SpawnedTask::spawn(dealer.deal(rows)))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let sources = Arc::new(join_each(tasks).await?);
+            let mut sources = join_each(tasks).await?;
+            // One layout for every partition's rows: wide if any partition needed it.
+            let base = key_base.get();
+            let wide = sources.iter().any(|source| source.buckets.is_wide());
+            if wide {
+                for source in &mut sources {
+                    source.buckets.widen(base);
+                    source.reservation.try_resize(source.buckets.held_bytes())?;
+                }
+            }
+            let sources = Arc::new(sources);
             // Each output partition's aggregation on a task of its own, so that the
             // partitions run in parallel whichever thread their streams are polled on.
             let outputs = (0..partitions).map(|partition| {
@@ -230,7 +244,16 @@ impl RowDeal {
                 let sources = Arc::clone(&sources);
                 let metrics = BaselineMetrics::new(&metrics, partition);
                 SpawnedTask::spawn(async move {
-                    chunks.aggregate_partition(&sources, partition, &metrics, batch_size)
+                    let output = Output {
+                        partition,
+                        metrics: &metrics,
+                        batch_size,
+                    };
+                    if wide {
+                        chunks.aggregate_partition::<WideRow>(&sources, 0, output)
+                    } else {
+                        chunks.aggregate_partition::<NarrowRow>(&sources, base, output)
+                    }
                 })
             });
             let outputs = join_each(outputs.collect()).await?;
@@ -279,40 +302,13 @@ type Outputs = Vec<Mutex<Option<Vec<RecordBatch>>>>;
 
 type SharedDeal = Shared<BoxFuture<'static, Result<Arc<Outputs>, Arc<DataFusionError>>>>;
 
-/// A row as the aggregate reads it: its key, time and condition bits, and flags.
-#[derive(Debug, Clone, Copy)]
-struct DealtRow {
-    key: i64,
-    ts: i64,
-    mask: u32,
-    flags: u32,
-}
-
-/// [`DealtRow::flags`]: the aggregate takes the row (no NULL argument, FILTER true).
-const COUNTS: u32 = 1;
-/// [`DealtRow::flags`]: the key is NULL.
-const NULL_KEY: u32 = 2;
-
-impl DealtRow {
-    fn event(&self) -> Option<EventRow> {
-        (self.flags & COUNTS != 0).then_some(EventRow {
-            ts: self.ts,
-            mask: self.mask,
-        })
-    }
-
-    fn key(&self) -> Option<i64> {
-        (self.flags & NULL_KEY == 0).then_some(self.key)
-    }
-}
-
 /// One input partition's rows, in bucket `partition * BUCKETS + bucket` those dealt to
 /// that bucket of that output partition, in input order.
 #[derive(Debug)]
 struct SourceDeal {
-    buckets: Vec<Vec<DealtRow>>,
+    buckets: Buckets,
     /// Holds the memory of `buckets`.
-    _reservation: MemoryReservation,
+    reservation: MemoryReservation,
 }
 
 /// Deals one input partition's rows.
@@ -326,6 +322,8 @@ struct Dealer {
     filter: Option<Arc<dyn PhysicalExpr>>,
     events: EventAggregate,
     partitions: usize,
+    /// The base of the narrow rows' keys, shared with the other input partitions.
+    key_base: Arc<KeyBase>,
     reservation: MemoryReservation,
     time: Time,
 }
@@ -336,29 +334,28 @@ impl Dealer {
         // An eighth more than an even share: hashing spreads keys within a few percent.
         let share = self.expected_rows.unwrap_or(0) / bucket_count;
         self.reservation
-            .try_grow(bucket_count * (share + share / 8) * size_of::<DealtRow>())?;
-        let mut buckets: Vec<Vec<DealtRow>> = (0..bucket_count)
-            .map(|_| Vec::with_capacity(share + share / 8))
-            .collect();
+            .try_grow(bucket_count * Buckets::narrow_bytes(share + share / 8))?;
+        let mut buckets = Buckets::narrow(bucket_count, share + share / 8);
         let mut hashes = Vec::new();
         let mut masks = Vec::new();
         while let Some(batch) = rows.next().await {
             let batch = batch?;
             let _timer = self.time.timer();
             self.deal_batch(&batch, &mut buckets, &mut hashes, &mut masks)?;
-            let held: usize = buckets.iter().map(Vec::capacity).sum();
-            self.reservation.try_resize(held * size_of::<DealtRow>())?;
+            self.reservation.try_resize(buckets.held_bytes())?;
         }
         Ok(SourceDeal {
             buckets,
-            _reservation: self.reservation,
+            reservation: self.reservation,
         })
     }
 
+    /// Deals a batch's rows: narrow while every key fits the deal's base, wide (this
+    /// partition's rows so far widened) from the first batch whose keys do not.
     fn deal_batch(
         &self,
         batch: &RecordBatch,
-        buckets: &mut [Vec<DealtRow>],
+        buckets: &mut Buckets,
         hashes: &mut Vec<u64>,
         masks: &mut Vec<u32>,
     ) -> Result<()> {
@@ -368,6 +365,34 @@ impl Dealer {
         hashes.resize(count, 0);
         create_hashes([&keys], REPARTITION_RANDOM_STATE.random_state(), hashes)?;
         let keys = to_i64(&keys)?;
+        let base = match buckets {
+            Buckets::Narrow(_) => self.key_base.fitting(&keys),
+            Buckets::Wide(_) => None,
+        };
+        if base.is_none() {
+            buckets.widen(self.key_base.get());
+        }
+        match buckets {
+            Buckets::Narrow(narrow) => {
+                let base = base.unwrap_or_default();
+                self.deal_rows(batch, &keys, hashes, masks, base, narrow)
+            }
+            Buckets::Wide(wide) => self.deal_rows(batch, &keys, hashes, masks, 0, wide),
+        }
+    }
+
+    /// Deals the rows of `batch`, whose keys are `keys` (hashed to `hashes`), as rows
+    /// of layout `R` whose narrow keys are offsets from `base`.
+    fn deal_rows<R: DealtRow>(
+        &self,
+        batch: &RecordBatch,
+        keys: &Int64Array,
+        hashes: &[u64],
+        masks: &mut Vec<u32>,
+        base: i64,
+        buckets: &mut [Vec<R>],
+    ) -> Result<()> {
+        let count = batch.num_rows();
         let key_nulls = keys.nulls().filter(|nulls| nulls.null_count() > 0);
         let ts = self.ts.evaluate(batch)?.into_array(count)?;
         let condition_nulls = self.conditions.evaluate(batch, masks)?;
@@ -386,16 +411,8 @@ impl Dealer {
                 let hash = hashes[row];
                 let bucket = partition_of.of(hash) * BUCKETS + (hash >> bucket_shift) as usize;
                 let null_key = key_nulls.is_some_and(|nulls| nulls.is_null(row));
-                let (ts, mask, counts) = match event {
-                    Some(event) => (event.ts, event.mask, COUNTS),
-                    None => (0, 0, 0),
-                };
-                buckets[bucket].push(DealtRow {
-                    key: keys.value(row),
-                    ts,
-                    mask,
-                    flags: counts | if null_key { NULL_KEY } else { 0 },
-                });
+                let key = (!null_key).then(|| keys.value(row));
+                buckets[bucket].push(R::new(key, event, base));
             },
         )
     }
@@ -433,6 +450,13 @@ impl PartitionOf {
     }
 }
 
+/// Which output partition a task aggregates, and where its output goes.
+struct Output<'a> {
+    partition: usize,
+    metrics: &'a BaselineMetrics,
+    batch_size: usize,
+}
+
 /// What aggregating a chunk of buckets needs.
 #[derive(Debug, Clone)]
 struct ChunkAggregator {
@@ -442,25 +466,36 @@ struct ChunkAggregator {
 }
 
 impl ChunkAggregator {
-    /// Aggregates the rows dealt to output partition `partition`, a chunk of buckets at
-    /// a time, into batches of `batch_size` rows.
-    fn aggregate_partition(
+    /// Aggregates the rows dealt to one output partition, rows of layout `R` whose
+    /// narrow keys are offsets from `base`, a chunk of buckets at a time.
+    fn aggregate_partition<R: DealtRow>(
         &self,
         sources: &[SourceDeal],
-        partition: usize,
-        metrics: &BaselineMetrics,
-        batch_size: usize,
+        base: i64,
+        output: Output,
     ) -> Result<Vec<RecordBatch>> {
+        let Output {
+            partition,
+            metrics,
+            batch_size,
+        } = output;
+        let sources = sources
+            .iter()
+            .map(|source| R::rows_of(&source.buckets))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                DataFusionError::Internal("BucketedAggregateExec dealt mixed rows".into())
+            })?;
         let mut coalescer = BatchCoalescer::new(Arc::clone(&self.schema), batch_size);
         let mut output = Vec::new();
         let mut table = IntGroupTable::new(self.key_type.clone());
         let mut next_bucket = 0;
         while next_bucket < BUCKETS {
-            let mut chunk: Vec<&[DealtRow]> = Vec::new();
+            let mut chunk: Vec<&[R]> = Vec::new();
             let mut chunk_rows = 0;
             while next_bucket < BUCKETS && chunk_rows < CHUNK_ROWS {
-                for source in sources {
-                    let rows = &source.buckets[partition * BUCKETS + next_bucket];
+                for source in &sources {
+                    let rows = &source[partition * BUCKETS + next_bucket];
                     chunk_rows += rows.len();
                     chunk.push(rows);
                 }
@@ -468,7 +503,7 @@ impl ChunkAggregator {
             }
             if chunk_rows > 0 {
                 let timer = metrics.elapsed_compute().timer();
-                let groups = self.aggregate_chunk(&chunk, &mut table)?;
+                let groups = self.aggregate_chunk(&chunk, base, &mut table)?;
                 timer.done();
                 metrics.record_output(groups.num_rows());
                 coalescer.push_batch(groups)?;
@@ -486,22 +521,24 @@ impl ChunkAggregator {
 
     /// The groups of the rows in `chunk` (whole buckets, so no key is outside it), each
     /// key with its aggregate; `table` is empty, and is left empty.
-    fn aggregate_chunk(
+    fn aggregate_chunk<R: DealtRow>(
         &self,
-        chunk: &[&[DealtRow]],
+        chunk: &[&[R]],
+        base: i64,
         table: &mut IntGroupTable,
     ) -> Result<RecordBatch> {
         let rows: usize = chunk.iter().map(|rows| rows.len()).sum();
         let mut keys = Vec::with_capacity(rows);
         let mut null_keys = false;
         for row in chunk.iter().flat_map(|rows| rows.iter()) {
-            keys.push(row.key);
-            null_keys |= row.flags & NULL_KEY != 0;
+            let key = row.key(base);
+            keys.push(key.unwrap_or_default());
+            null_keys |= key.is_none();
         }
         let nulls = null_keys.then(|| {
             let valid = chunk
                 .iter()
-                .flat_map(|rows| rows.iter().map(|row| row.key().is_some()));
+                .flat_map(|rows| rows.iter().map(|row| row.key(base).is_some()));
             NullBuffer::from_iter(valid)
         });
         let keys: ArrayRef = Arc::new(Int64Array::new(keys.into(), nulls));
