@@ -436,9 +436,14 @@ fn event_aggregates_by_an_integer_key_deal_their_rows_in_buckets() {
 }
 
 /// Rows are dealt narrow (the key as an offset) while every key lies near the first
-/// ones, and widened when a batch brings a key out of reach: here only the last batch,
-/// so one input partition widens mid-deal and the others are widened after. Each
-/// partition count gives what one partition (no deal) gives.
+/// ones, and widened when a batch brings a key out of reach. Two layouts of the
+/// batches, which are dealt round robin to the input partitions:
+/// - far keys only in the last batch: one partition widens mid-deal, the others after;
+/// - a first batch of NULL keys only, then batches of keys near 1,000 and near 2^40 in
+///   turn: the partition that sees the other range first widens at once.
+///
+/// Each partition count gives what one partition (no deal) gives, and `EXPLAIN
+/// ANALYZE` counts the widened partitions.
 #[test]
 fn keys_out_of_the_narrow_reach_widen_the_dealt_rows() {
     let schema = Arc::new(Schema::new(vec![
@@ -450,49 +455,81 @@ fn keys_out_of_the_narrow_reach_widen_the_dealt_rows() {
         ),
         Field::new("v", DataType::Int64, true),
     ]));
-    let mut random = Lcg(7);
-    let far = [i64::MIN, i64::MAX, 1 << 40, -(1 << 40), 3_000_000_000];
-    let batches: Vec<RecordBatch> = (0..12)
-        .map(|batch| {
-            let keys: Vec<Option<i64>> = (0..500)
-                .map(|row| match random.next(40) {
-                    0 => None,
-                    1..=4 if batch == 11 => Some(far[row % far.len()]),
-                    _ => Some(random.next(300) as i64 + 1_000),
-                })
-                .collect();
-            let ts =
-                (0..500).map(|row| Some(1_794_355_200_000_000 + (batch * 500 + row) * 1_000_000));
-            let values = (0..500).map(|_| (random.next(20) != 0).then(|| random.next(4) as i64));
-            let columns: Vec<ArrayRef> = vec![
-                Arc::new(Int64Array::from(keys)),
-                Arc::new(TimestampMicrosecondArray::from_iter(ts).with_timezone("UTC")),
-                Arc::new(Int64Array::from_iter(values)),
-            ];
-            RecordBatch::try_new(Arc::clone(&schema), columns).expect("batch")
-        })
-        .collect();
-    let sqls = [
-        "SELECT k, window_funnel(INTERVAL '20 minutes', ts, v = 1, v = 2, v = 3) AS a \
-         FROM t GROUP BY k ORDER BY k NULLS FIRST",
-        "SELECT k, sequence_count('(?1)(?2)', ts, v = 1, v = 2) AS a \
-         FROM t GROUP BY k ORDER BY k NULLS FIRST",
+    const FAR: [i64; 5] = [i64::MIN, i64::MAX, 1 << 40, -(1 << 40), 3_000_000_000];
+    /// The key of a row of a batch, drawn from the generator.
+    type KeyOf = fn(&mut Lcg, usize, usize) -> Option<i64>;
+    let layouts: [(&str, KeyOf); 2] = [
+        ("far keys last", |random, batch, row| {
+            match random.next(40) {
+                0 => None,
+                1..=4 if batch == 11 => Some(FAR[row % FAR.len()]),
+                _ => Some(random.next(300) as i64 + 1_000),
+            }
+        }),
+        ("two ranges", |random, batch, _| {
+            match (batch, random.next(40)) {
+                (0, _) | (_, 0) => None,
+                (batch, _) if batch % 2 == 1 => Some((1 << 40) + random.next(300) as i64),
+                _ => Some(random.next(300) as i64 + 1_000),
+            }
+        }),
     ];
-    let one = promodb_with(1, &batches);
-    for sql in sqls {
-        let expected = table(&query(&one, sql).expect(sql));
-        for key in far
-            .iter()
-            .map(|k| format!("| {k} "))
-            .chain(["| 1000 ".to_string()])
-        {
-            assert!(expected.contains(&key), "{key} in {expected}");
-        }
-        for partitions in [2, 3] {
-            let db = promodb_with(partitions, &batches);
-            let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
-            assert!(plan.contains("BucketedAggregateExec"), "{sql}:\n{plan}");
-            assert_eq!(table(&query(&db, sql).expect(sql)), expected, "{sql}");
+    for (layout, key_of) in layouts {
+        let mut random = Lcg(7);
+        let batches: Vec<RecordBatch> = (0..12)
+            .map(|batch| {
+                let keys: Vec<Option<i64>> = (0..500)
+                    .map(|row| key_of(&mut random, batch, row))
+                    .collect();
+                let ts = (0..500).map(|row| {
+                    Some(1_794_355_200_000_000 + (batch * 500 + row) as i64 * 1_000_000)
+                });
+                let values =
+                    (0..500).map(|_| (random.next(20) != 0).then(|| random.next(4) as i64));
+                let columns: Vec<ArrayRef> = vec![
+                    Arc::new(Int64Array::from(keys)),
+                    Arc::new(TimestampMicrosecondArray::from_iter(ts).with_timezone("UTC")),
+                    Arc::new(Int64Array::from_iter(values)),
+                ];
+                RecordBatch::try_new(Arc::clone(&schema), columns).expect("batch")
+            })
+            .collect();
+        let sqls = [
+            "SELECT k, window_funnel(INTERVAL '20 minutes', ts, v = 1, v = 2, v = 3) AS a \
+             FROM t GROUP BY k ORDER BY k NULLS FIRST",
+            "SELECT k, sequence_count('(?1)(?2)', ts, v = 1, v = 2) AS a \
+             FROM t GROUP BY k ORDER BY k NULLS FIRST",
+        ];
+        let one = promodb_with(1, &batches);
+        for sql in sqls {
+            let expected = table(&query(&one, sql).expect(sql));
+            let reached = if layout == "two ranges" {
+                vec![format!("| {} ", (1i64 << 40) + 7), "| 1007 ".to_string()]
+            } else {
+                FAR.iter()
+                    .map(|k| format!("| {k} "))
+                    .chain(["| 1007 ".into()])
+                    .collect()
+            };
+            for key in reached {
+                assert!(expected.contains(&key), "{layout}: {key} in {expected}");
+            }
+            for partitions in [2, 3] {
+                let db = promodb_with(partitions, &batches);
+                let analyzed =
+                    table(&query(&db, &format!("EXPLAIN ANALYZE {sql}")).expect("explain analyze"));
+                let widened = analyzed
+                    .split("widened=")
+                    .nth(1)
+                    .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|count| count.parse::<usize>().ok());
+                assert_eq!(widened, Some(partitions), "{layout}: {analyzed}");
+                assert_eq!(
+                    table(&query(&db, sql).expect(sql)),
+                    expected,
+                    "{layout}: {sql}"
+                );
+            }
         }
     }
 }

@@ -50,7 +50,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::metrics::{
-    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, Time,
 };
 use datafusion::physical_plan::repartition::REPARTITION_RANDOM_STATE;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
@@ -208,9 +208,14 @@ impl RowDeal {
             let tasks = (0..input.output_partitioning().partition_count())
                 .map(|source| {
                     let rows = input.execute(source, Arc::clone(&context))?;
-                    let reservation =
-                        MemoryConsumer::new(format!("BucketedAggregateExec deal[{source}]"))
-                            .register(context.memory_pool());
+                    let dealt = SourceDeal {
+                        buckets: Buckets::narrow(0, 0),
+                        reservation: MemoryConsumer::new(format!(
+                            "BucketedAggregateExec deal[{source}]"
+                        ))
+                        .register(context.memory_pool()),
+                        widened: MetricBuilder::new(&metrics).counter("widened", source),
+                    };
                     let dealer = Dealer {
                         expected_rows: exact_rows(&input, source),
                         key: Arc::clone(&key),
@@ -220,10 +225,9 @@ impl RowDeal {
                         events: events.clone(),
                         partitions,
                         key_base: Arc::clone(&key_base),
-                        reservation,
                         time: MetricBuilder::new(&metrics).subset_time("deal_time", source),
                     };
-                    Ok(SpawnedTask::spawn(dealer.deal(rows)))
+                    Ok(SpawnedTask::spawn(dealer.deal(rows, dealt)))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let mut sources = join_each(tasks).await?;
@@ -232,8 +236,7 @@ impl RowDeal {
             let wide = sources.iter().any(|source| source.buckets.is_wide());
             if wide {
                 for source in &mut sources {
-                    source.buckets.widen(base);
-                    source.reservation.try_resize(source.buckets.held_bytes())?;
+                    source.widen(base)?;
                 }
             }
             let sources = Arc::new(sources);
@@ -244,15 +247,14 @@ impl RowDeal {
                 let sources = Arc::clone(&sources);
                 let metrics = BaselineMetrics::new(&metrics, partition);
                 SpawnedTask::spawn(async move {
-                    let output = Output {
-                        partition,
-                        metrics: &metrics,
-                        batch_size,
-                    };
                     if wide {
-                        chunks.aggregate_partition::<WideRow>(&sources, 0, output)
+                        chunks.aggregate_partition::<WideRow>(
+                            &sources, base, partition, &metrics, batch_size,
+                        )
                     } else {
-                        chunks.aggregate_partition::<NarrowRow>(&sources, base, output)
+                        chunks.aggregate_partition::<NarrowRow>(
+                            &sources, base, partition, &metrics, batch_size,
+                        )
                     }
                 })
             });
@@ -309,6 +311,22 @@ struct SourceDeal {
     buckets: Buckets,
     /// Holds the memory of `buckets`.
     reservation: MemoryReservation,
+    /// Counts the partitions whose rows were widened.
+    widened: Count,
+}
+
+impl SourceDeal {
+    /// Widens the rows, whose narrow keys are offsets from `base`, reserving the memory
+    /// of both copies while both are held.
+    fn widen(&mut self, base: i64) -> Result<()> {
+        if self.buckets.is_wide() {
+            return Ok(());
+        }
+        self.reservation.try_grow(self.buckets.widened_bytes())?;
+        self.buckets.widen(base);
+        self.widened.add(1);
+        self.reservation.try_resize(self.buckets.held_bytes())
+    }
 }
 
 /// Deals one input partition's rows.
@@ -324,30 +342,32 @@ struct Dealer {
     partitions: usize,
     /// The base of the narrow rows' keys, shared with the other input partitions.
     key_base: Arc<KeyBase>,
-    reservation: MemoryReservation,
     time: Time,
 }
 
 impl Dealer {
-    async fn deal(self, mut rows: SendableRecordBatchStream) -> Result<SourceDeal> {
+    /// Deals every row of `rows` into `dealt`'s buckets (which it sizes).
+    async fn deal(
+        self,
+        mut rows: SendableRecordBatchStream,
+        mut dealt: SourceDeal,
+    ) -> Result<SourceDeal> {
         let bucket_count = self.partitions * BUCKETS;
         // An eighth more than an even share: hashing spreads keys within a few percent.
         let share = self.expected_rows.unwrap_or(0) / bucket_count;
-        self.reservation
+        dealt
+            .reservation
             .try_grow(bucket_count * Buckets::narrow_bytes(share + share / 8))?;
-        let mut buckets = Buckets::narrow(bucket_count, share + share / 8);
+        dealt.buckets = Buckets::narrow(bucket_count, share + share / 8);
         let mut hashes = Vec::new();
         let mut masks = Vec::new();
         while let Some(batch) = rows.next().await {
             let batch = batch?;
             let _timer = self.time.timer();
-            self.deal_batch(&batch, &mut buckets, &mut hashes, &mut masks)?;
-            self.reservation.try_resize(buckets.held_bytes())?;
+            self.deal_batch(&batch, &mut dealt, &mut hashes, &mut masks)?;
+            dealt.reservation.try_resize(dealt.buckets.held_bytes())?;
         }
-        Ok(SourceDeal {
-            buckets,
-            reservation: self.reservation,
-        })
+        Ok(dealt)
     }
 
     /// Deals a batch's rows: narrow while every key fits the deal's base, wide (this
@@ -355,7 +375,7 @@ impl Dealer {
     fn deal_batch(
         &self,
         batch: &RecordBatch,
-        buckets: &mut Buckets,
+        dealt: &mut SourceDeal,
         hashes: &mut Vec<u64>,
         masks: &mut Vec<u32>,
     ) -> Result<()> {
@@ -365,19 +385,21 @@ impl Dealer {
         hashes.resize(count, 0);
         create_hashes([&keys], REPARTITION_RANDOM_STATE.random_state(), hashes)?;
         let keys = to_i64(&keys)?;
-        let base = match buckets {
+        let fitting = match dealt.buckets {
             Buckets::Narrow(_) => self.key_base.fitting(&keys),
             Buckets::Wide(_) => None,
         };
-        if base.is_none() {
-            buckets.widen(self.key_base.get());
+        if fitting.is_none() {
+            dealt.widen(self.key_base.get())?;
         }
-        match buckets {
-            Buckets::Narrow(narrow) => {
-                let base = base.unwrap_or_default();
+        match (&mut dealt.buckets, fitting) {
+            (Buckets::Narrow(narrow), Some(base)) => {
                 self.deal_rows(batch, &keys, hashes, masks, base, narrow)
             }
-            Buckets::Wide(wide) => self.deal_rows(batch, &keys, hashes, masks, 0, wide),
+            (Buckets::Wide(wide), _) => self.deal_rows(batch, &keys, hashes, masks, 0, wide),
+            (Buckets::Narrow(_), None) => {
+                internal_err!("BucketedAggregateExec kept narrow rows for keys out of reach")
+            }
         }
     }
 
@@ -450,13 +472,6 @@ impl PartitionOf {
     }
 }
 
-/// Which output partition a task aggregates, and where its output goes.
-struct Output<'a> {
-    partition: usize,
-    metrics: &'a BaselineMetrics,
-    batch_size: usize,
-}
-
 /// What aggregating a chunk of buckets needs.
 #[derive(Debug, Clone)]
 struct ChunkAggregator {
@@ -472,13 +487,10 @@ impl ChunkAggregator {
         &self,
         sources: &[SourceDeal],
         base: i64,
-        output: Output,
+        partition: usize,
+        metrics: &BaselineMetrics,
+        batch_size: usize,
     ) -> Result<Vec<RecordBatch>> {
-        let Output {
-            partition,
-            metrics,
-            batch_size,
-        } = output;
         let sources = sources
             .iter()
             .map(|source| R::rows_of(&source.buckets))
@@ -535,6 +547,7 @@ impl ChunkAggregator {
             keys.push(key.unwrap_or_default());
             null_keys |= key.is_none();
         }
+        // NULL keys are rare: their validity is read in a second pass, when there are any.
         let nulls = null_keys.then(|| {
             let valid = chunk
                 .iter()

@@ -32,7 +32,7 @@ pub(super) trait DealtRow: Copy + Send + Sync + 'static {
 }
 
 /// A row whose key is an offset from the deal's base: 16 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct NarrowRow {
     ts: i64,
     /// The key's offset from the base (or [`NULL_OFFSET`]), and [`COUNTS`].
@@ -51,7 +51,10 @@ impl DealtRow for NarrowRow {
     #[inline(always)]
     fn new(key: Option<i64>, event: Option<EventRow>, base: i64) -> Self {
         let offset = match key {
-            Some(key) => key.wrapping_sub(base) as u32,
+            Some(key) => {
+                debug_assert!((0..=MAX_OFFSET).contains(&key.wrapping_sub(base)));
+                key.wrapping_sub(base) as u32
+            }
             None => NULL_OFFSET,
         };
         match event {
@@ -91,7 +94,7 @@ impl DealtRow for NarrowRow {
 }
 
 /// A row with its whole key: 24 bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct WideRow {
     key: i64,
     ts: i64,
@@ -160,18 +163,32 @@ impl Buckets {
         rows * size_of::<NarrowRow>()
     }
 
-    /// Turns narrow rows, whose keys are offsets from `base`, into wide rows.
+    /// Turns narrow rows, whose keys are offsets from `base`, into wide rows, each
+    /// bucket keeping its room for more.
     pub(super) fn widen(&mut self, base: i64) {
         if let Buckets::Narrow(buckets) = self {
             let wide = buckets
                 .iter()
                 .map(|rows| {
-                    rows.iter()
-                        .map(|row| WideRow::new(row.key(base), row.event(), base))
-                        .collect()
+                    let mut wide = Vec::with_capacity(rows.capacity());
+                    wide.extend(
+                        rows.iter()
+                            .map(|row| WideRow::new(row.key(base), row.event(), base)),
+                    );
+                    wide
                 })
                 .collect();
             *self = Buckets::Wide(wide);
+        }
+    }
+
+    /// The bytes the buckets will hold once widened.
+    pub(super) fn widened_bytes(&self) -> usize {
+        match self {
+            Buckets::Narrow(buckets) => {
+                buckets.iter().map(Vec::capacity).sum::<usize>() * size_of::<WideRow>()
+            }
+            Buckets::Wide(_) => self.held_bytes(),
         }
     }
 
@@ -230,7 +247,7 @@ fn key_range(keys: &Int64Array) -> Option<(i64, i64)> {
             .fold((i64::MAX, i64::MIN), widen),
         Some(nulls) => nulls
             .valid_indices()
-            .map(|row| keys.value(row))
+            .map(|row| keys.values()[row])
             .fold((i64::MAX, i64::MIN), widen),
     };
     (range.0 <= range.1).then_some(range)
