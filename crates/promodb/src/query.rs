@@ -11,6 +11,7 @@ mod key_lookup;
 mod keyed_aggregate;
 mod packed_sort;
 mod provider;
+mod segment_source;
 mod session;
 mod shared_subplan;
 mod time_range;

@@ -1,10 +1,18 @@
 //! The BIGINT keys a query's filters pin a column to (`user_id = 476`,
-//! `order_id IN (1, 2)`, `order_id = 1 OR order_id = 2`), used to skip the segments whose key filter rules them out.
+//! `order_id IN (1, 2)`, `order_id = 1 OR order_id = 2`), used to skip the segments whose
+//! key filter rules them out: from the filters a scan is planned with, and from the
+//! runtime filter a hash join pushes to its probe side once its build side is known.
+
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{
+    BinaryExpr as PhysicalBinary, Column as PhysicalColumn, InListExpr, Literal as PhysicalLiteral,
+};
 
 /// Keys longer than this are not looked up: the filters would answer "maybe" for most
 /// segments anyway.
@@ -30,6 +38,91 @@ impl KeyLookup {
         }
         lookups
     }
+
+    /// The lookups implied by the physical predicate `filter` over `schema` (the scan's
+    /// output): the conjuncts that pin a BIGINT column, such as the
+    /// `key >= 3 AND key <= 9 AND key IN (3, 9)` a hash join builds from its build side.
+    /// Anything else in it is ignored; the operator that made the filter still applies
+    /// its own condition to every row.
+    pub(crate) fn from_physical(schema: &Schema, filter: &Arc<dyn PhysicalExpr>) -> Vec<KeyLookup> {
+        let mut lookups = Vec::new();
+        collect_physical(schema, filter, &mut lookups);
+        lookups
+    }
+}
+
+fn collect_physical(schema: &Schema, expr: &Arc<dyn PhysicalExpr>, lookups: &mut Vec<KeyLookup>) {
+    match (**expr).downcast_ref::<PhysicalBinary>() {
+        Some(binary) if *binary.op() == Operator::And => {
+            collect_physical(schema, binary.left(), lookups);
+            collect_physical(schema, binary.right(), lookups);
+        }
+        _ => lookups.extend(pinned_physical(schema, expr)),
+    }
+}
+
+/// The keys the physical predicate `expr` alone pins a column to: `col = 1`,
+/// `col IN (1, 2)`, or a disjunction of such on one column.
+fn pinned_physical(schema: &Schema, expr: &Arc<dyn PhysicalExpr>) -> Option<KeyLookup> {
+    if let Some(binary) = (**expr).downcast_ref::<PhysicalBinary>() {
+        return match binary.op() {
+            Operator::Eq => {
+                let (left, right) = (binary.left(), binary.right());
+                let (column, key) = match (
+                    physical_bigint_column(schema, left),
+                    physical_bigint_column(schema, right),
+                ) {
+                    (Some(column), None) => (column, physical_key(right)?),
+                    (None, Some(column)) => (column, physical_key(left)?),
+                    _ => return None,
+                };
+                Some(KeyLookup {
+                    column,
+                    keys: vec![key],
+                })
+            }
+            Operator::Or => {
+                let either = pinned_physical(schema, binary.left())?;
+                let or = pinned_physical(schema, binary.right())?;
+                merge_disjuncts(either, or)
+            }
+            _ => None,
+        };
+    }
+    let in_list = (**expr).downcast_ref::<InListExpr>()?;
+    if in_list.negated() || in_list.len() > MAX_KEYS {
+        return None;
+    }
+    let column = physical_bigint_column(schema, in_list.expr())?;
+    let mut keys = Vec::with_capacity(in_list.len());
+    for item in in_list.list() {
+        match (**item).downcast_ref::<PhysicalLiteral>() {
+            Some(literal) if literal.value().is_null() => {}
+            _ => keys.push(physical_key(item)?),
+        }
+    }
+    Some(KeyLookup { column, keys })
+}
+
+/// The index of the BIGINT column the physical `expr` is.
+fn physical_bigint_column(schema: &Schema, expr: &Arc<dyn PhysicalExpr>) -> Option<usize> {
+    let column = (**expr).downcast_ref::<PhysicalColumn>()?;
+    let field = schema.fields().get(column.index())?;
+    (field.data_type() == &DataType::Int64).then_some(column.index())
+}
+
+/// A physical integer literal that fits a BIGINT.
+fn physical_key(expr: &Arc<dyn PhysicalExpr>) -> Option<i64> {
+    scalar_key((**expr).downcast_ref::<PhysicalLiteral>()?.value())
+}
+
+/// The lookup of `either` or `or`, when both are on one column and not too many keys.
+fn merge_disjuncts(mut either: KeyLookup, or: KeyLookup) -> Option<KeyLookup> {
+    if either.column != or.column || either.keys.len() + or.keys.len() > MAX_KEYS {
+        return None;
+    }
+    either.keys.extend(or.keys);
+    Some(either)
 }
 
 fn collect(schema: &Schema, expr: &Expr, lookups: &mut Vec<KeyLookup>) {
@@ -70,13 +163,9 @@ fn pinned(schema: &Schema, expr: &Expr) -> Option<KeyLookup> {
             op: Operator::Or,
             right,
         }) => {
-            let mut either = pinned(schema, left)?;
+            let either = pinned(schema, left)?;
             let or = pinned(schema, right)?;
-            if either.column != or.column || either.keys.len() + or.keys.len() > MAX_KEYS {
-                return None;
-            }
-            either.keys.extend(or.keys);
-            Some(either)
+            merge_disjuncts(either, or)
         }
         Expr::InList(InList {
             expr,
@@ -113,6 +202,11 @@ fn key_of(expr: &Expr) -> Option<i64> {
     let Expr::Literal(value, _) = expr else {
         return None;
     };
+    scalar_key(value)
+}
+
+/// An integer value that fits a BIGINT.
+fn scalar_key(value: &ScalarValue) -> Option<i64> {
     match value {
         ScalarValue::Int64(Some(v)) => Some(*v),
         ScalarValue::Int32(Some(v)) => Some(i64::from(*v)),
@@ -197,5 +291,124 @@ mod tests {
             col("user_id").gt(lit(5i64)),
         ];
         assert_eq!(KeyLookup::from_filters(&schema(), &filters), vec![]);
+    }
+
+    mod physical {
+        use super::*;
+        use datafusion::physical_expr::expressions::{CastExpr, col as pcol, lit as plit};
+        use datafusion::physical_plan::expressions::{binary, in_list};
+
+        fn and(left: Arc<dyn PhysicalExpr>, right: Arc<dyn PhysicalExpr>) -> Arc<dyn PhysicalExpr> {
+            binary(left, Operator::And, right, &schema()).expect("and")
+        }
+
+        fn cmp(name: &str, op: Operator, value: i64) -> Arc<dyn PhysicalExpr> {
+            let schema = schema();
+            binary(
+                pcol(name, &schema).expect("column"),
+                op,
+                plit(value),
+                &schema,
+            )
+            .expect("cmp")
+        }
+
+        fn keys_in(name: &str, keys: &[ScalarValue], negated: bool) -> Arc<dyn PhysicalExpr> {
+            let schema = schema();
+            let list = keys.iter().map(|k| plit(k.clone())).collect();
+            in_list(
+                pcol(name, &schema).expect("column"),
+                list,
+                &negated,
+                &schema,
+            )
+            .expect("in")
+        }
+
+        #[test]
+        fn a_hash_joins_bounds_and_key_list_pin_its_keys() {
+            // What DataFusion 55 pushes to a probe scan once a build side is known.
+            let keys = [ScalarValue::Int64(Some(9)), ScalarValue::Int64(Some(3))];
+            let filter = and(
+                and(
+                    cmp("order_id", Operator::GtEq, 3),
+                    cmp("order_id", Operator::LtEq, 9),
+                ),
+                keys_in("order_id", &keys, false),
+            );
+            assert_eq!(
+                KeyLookup::from_physical(&schema(), &filter),
+                vec![KeyLookup {
+                    column: 2,
+                    keys: vec![9, 3]
+                }]
+            );
+            let either = binary(
+                cmp("user_id", Operator::Eq, 1),
+                Operator::Or,
+                cmp("user_id", Operator::Eq, 2),
+                &schema(),
+            )
+            .expect("or");
+            let with_null = keys_in(
+                "user_id",
+                &[ScalarValue::Int64(None), ScalarValue::Int64(Some(5))],
+                false,
+            );
+            assert_eq!(
+                KeyLookup::from_physical(&schema(), &and(either, with_null)),
+                vec![
+                    KeyLookup {
+                        column: 0,
+                        keys: vec![1, 2]
+                    },
+                    KeyLookup {
+                        column: 0,
+                        keys: vec![5]
+                    },
+                ]
+            );
+        }
+
+        #[test]
+        fn what_does_not_pin_a_key_is_ignored() {
+            let schema = schema();
+            let many: Vec<ScalarValue> = (0..=MAX_KEYS as i64)
+                .map(|k| ScalarValue::Int64(Some(k)))
+                .collect();
+            let cast = Arc::new(CastExpr::new(
+                pcol("user_id", &schema).unwrap(),
+                DataType::Int32,
+                None,
+            ));
+            let filters = [
+                plit(true),
+                keys_in("order_id", &many, false),
+                keys_in("order_id", &[ScalarValue::Int64(Some(1))], true),
+                cmp("order_id", Operator::NotEq, 1),
+                binary(
+                    cmp("user_id", Operator::Eq, 1),
+                    Operator::Or,
+                    cmp("order_id", Operator::Eq, 2),
+                    &schema,
+                )
+                .unwrap(),
+                binary(cast, Operator::Eq, plit(1i32), &schema).unwrap(),
+                binary(
+                    pcol("channel", &schema).unwrap(),
+                    Operator::Eq,
+                    plit("app"),
+                    &schema,
+                )
+                .unwrap(),
+            ];
+            for filter in filters {
+                assert_eq!(
+                    KeyLookup::from_physical(&schema, &filter),
+                    vec![],
+                    "{filter}"
+                );
+            }
+        }
     }
 }

@@ -6,11 +6,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
@@ -20,6 +18,7 @@ use datafusion::physical_plan::union::UnionExec;
 use super::file_keys::files_to_scan;
 use super::file_scan::parquet_scan;
 use super::key_lookup::KeyLookup;
+use super::segment_source::SegmentSource;
 use super::time_range::TimeRange;
 use crate::storage::{Segment, TableStore};
 
@@ -56,15 +55,6 @@ impl PromoTable {
     /// The canonical table it scans.
     pub fn table(&self) -> crate::schema::Table {
         self.store.table()
-    }
-
-    fn batch_for_schema(&self, segment: &Segment) -> DfResult<RecordBatch> {
-        let batch = segment.batch();
-        if batch.num_columns() == self.schema.fields().len() {
-            return Ok(batch.clone());
-        }
-        let prefix: Vec<usize> = (0..self.schema.fields().len()).collect();
-        Ok(batch.project(&prefix)?)
     }
 }
 
@@ -166,11 +156,10 @@ impl PromoTable {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let groups = deal_least_loaded(segments, |s| s.num_rows() as u64, partitions)
             .into_iter()
-            .map(|group| group.iter().map(|s| self.batch_for_schema(s)).collect())
-            .collect::<DfResult<Vec<Vec<RecordBatch>>>>()?;
+            .map(|group| group.into_iter().map(Arc::clone).collect())
+            .collect();
         let source =
-            MemorySourceConfig::try_new(&groups, Arc::clone(&self.schema), projection.cloned())?
-                .with_limit(limit);
+            SegmentSource::try_new(groups, Arc::clone(&self.schema), projection.cloned(), limit)?;
         Ok(DataSourceExec::from_data_source(source))
     }
 }

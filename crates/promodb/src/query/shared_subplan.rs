@@ -37,6 +37,8 @@ use datafusion::physical_plan::{
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::{StreamExt, stream};
 
+use super::segment_source::SegmentSource;
+
 /// Wraps every complete aggregation that appears more than once in the plan in a
 /// [`SharedSubplanExec`] shared by its copies.
 #[derive(Debug, Default)]
@@ -155,7 +157,11 @@ fn scan_identity(leaf: &Arc<dyn ExecutionPlan>) -> Option<String> {
     if let Some(files) = source.downcast_ref::<FileScanConfig>() {
         return files.file_source().is::<ParquetSource>().then(String::new);
     }
-    let memory = source.downcast_ref::<MemorySourceConfig>()?;
+    let memory = match source.downcast_ref::<SegmentSource>() {
+        Some(segments) if segments.has_runtime_filters() => return None,
+        Some(segments) => segments.memory(),
+        None => source.downcast_ref::<MemorySourceConfig>()?,
+    };
     let columns: Vec<usize> = memory
         .partitions()
         .iter()

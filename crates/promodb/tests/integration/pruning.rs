@@ -1,5 +1,6 @@
 //! A filter on `ts`, or one pinning a BIGINT column to keys, skips whole segments: shown
-//! by the plan's partition sizes.
+//! by the plan's partition sizes. So does a hash join's build side, at run time: shown
+//! by `EXPLAIN ANALYZE`.
 
 use std::sync::Arc;
 
@@ -201,4 +202,89 @@ fn the_first_lookup_over_many_rows_builds_its_filters_on_several_threads_and_pru
         "{scanned} of 40 segments scanned"
     );
     assert_eq!(single_value(&db, sql), "200005");
+}
+
+/// The segments the in-memory scans of `sql` skipped at run time, by the
+/// `skipped_segments` of `EXPLAIN ANALYZE` (None when no scan took a runtime filter).
+fn skipped_at_run_time(db: &PromoDb, sql: &str) -> Option<usize> {
+    let plan = table(&query(db, &format!("EXPLAIN ANALYZE {sql}")).expect("explain"));
+    let counts: Vec<usize> = plan
+        .split("skipped_segments=")
+        .skip(1)
+        .map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().expect("a count")
+        })
+        .collect();
+    (!counts.is_empty()).then(|| counts.iter().sum())
+}
+
+#[test]
+fn a_join_skips_the_probe_segments_that_cannot_hold_its_build_keys() {
+    let db = hourly_orders();
+    // The build side is the lines of hour 3 (orders 6 and 7); of the ten hourly segments
+    // the outer scan only needs hour 3's.
+    let semi = "SELECT sum(qty) FROM orders \
+                WHERE order_id IN (SELECT order_id FROM orders WHERE qty = 3)";
+    let inner = "SELECT sum(o.qty) FROM orders o \
+                 JOIN (SELECT DISTINCT order_id FROM orders WHERE qty = 3) k \
+                 ON o.order_id = k.order_id";
+    let renamed = "SELECT sum(q) FROM (SELECT qty AS q, order_id AS id FROM orders) o \
+                   WHERE id IN (SELECT order_id FROM orders WHERE qty = 3)";
+    for sql in [semi, inner, renamed] {
+        assert_eq!(skipped_at_run_time(&db, sql), Some(9), "{sql}");
+        assert_eq!(single_value(&db, sql), "6", "{sql}");
+    }
+    // An empty build side skips nothing it did not have to: the join returns no row.
+    let none = "SELECT count(*) FROM orders \
+                WHERE order_id IN (SELECT order_id FROM orders WHERE qty = 100)";
+    assert_eq!(single_value(&db, none), "0");
+}
+
+#[test]
+fn joins_a_key_filter_cannot_answer_skip_nothing_and_stay_exact() {
+    let db = hourly_orders();
+    let cases = [
+        // The probe key is an expression, not a column.
+        (
+            "SELECT sum(qty) FROM orders \
+             WHERE order_id + 0 IN (SELECT order_id FROM orders WHERE qty = 3)",
+            "6",
+        ),
+        // Every line of the table is a build key: all 20 pass.
+        (
+            "SELECT sum(qty) FROM orders \
+             WHERE order_id IN (SELECT order_id FROM orders WHERE qty >= 0)",
+            "90",
+        ),
+        // An anti join keeps the rows without a match: nothing may be skipped.
+        (
+            "SELECT sum(qty) FROM orders \
+             WHERE order_id NOT IN (SELECT order_id FROM orders WHERE qty = 3)",
+            "84",
+        ),
+    ];
+    for (sql, sum) in cases {
+        assert_eq!(single_value(&db, sql), sum, "{sql}");
+        let skipped = skipped_at_run_time(&db, sql).unwrap_or(0);
+        assert_eq!(skipped, 0, "{sql}");
+    }
+}
+
+#[test]
+fn runtime_filters_that_cannot_pin_keys_are_left_to_their_operators() {
+    let db = hourly_orders();
+    // A top-k and a min push runtime bounds on `ts`; the scan does not take them, so
+    // their operators do not keep them up to date for nothing.
+    for sql in [
+        "SELECT order_id FROM orders ORDER BY ts DESC LIMIT 3",
+        "SELECT min(ts) FROM orders",
+    ] {
+        let plan = table(&query(&db, &format!("EXPLAIN {sql}")).expect("explain"));
+        assert!(!plan.contains("runtime_filters"), "{sql}:\n{plan}");
+    }
+    let join = "SELECT sum(qty) FROM orders \
+                WHERE order_id IN (SELECT order_id FROM orders WHERE qty = 3)";
+    let plan = table(&query(&db, &format!("EXPLAIN {join}")).expect("explain"));
+    assert!(plan.contains("runtime_filters"), "{join}:\n{plan}");
 }
