@@ -18,6 +18,9 @@ use datafusion::physical_expr::expressions::{
 /// segments anyway.
 const MAX_KEYS: usize = 64;
 
+/// Items a physical `IN` list may have for its distinct keys to be counted.
+const MAX_IN_LIST: usize = 1024;
+
 /// One BIGINT column that every row passing the filters has equal to one of `keys`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KeyLookup {
@@ -89,8 +92,10 @@ fn pinned_physical(schema: &Schema, expr: &Arc<dyn PhysicalExpr>) -> Option<KeyL
             _ => None,
         };
     }
+    // A hash join's list is its build side's key column as it is: repeats and NULLs
+    // (which match nothing) are dropped before counting.
     let in_list = (**expr).downcast_ref::<InListExpr>()?;
-    if in_list.negated() || in_list.len() > MAX_KEYS {
+    if in_list.negated() || in_list.len() > MAX_IN_LIST {
         return None;
     }
     let column = physical_bigint_column(schema, in_list.expr())?;
@@ -101,7 +106,9 @@ fn pinned_physical(schema: &Schema, expr: &Arc<dyn PhysicalExpr>) -> Option<KeyL
             _ => keys.push(physical_key(item)?),
         }
     }
-    Some(KeyLookup { column, keys })
+    keys.sort_unstable();
+    keys.dedup();
+    (keys.len() <= MAX_KEYS).then_some(KeyLookup { column, keys })
 }
 
 /// The index of the BIGINT column the physical `expr` is.
@@ -295,7 +302,9 @@ mod tests {
 
     mod physical {
         use super::*;
-        use datafusion::physical_expr::expressions::{CastExpr, col as pcol, lit as plit};
+        use datafusion::physical_expr::expressions::{
+            CastExpr, IsNullExpr, col as pcol, lit as plit,
+        };
         use datafusion::physical_plan::expressions::{binary, in_list};
 
         fn and(left: Arc<dyn PhysicalExpr>, right: Arc<dyn PhysicalExpr>) -> Arc<dyn PhysicalExpr> {
@@ -340,7 +349,7 @@ mod tests {
                 KeyLookup::from_physical(&schema(), &filter),
                 vec![KeyLookup {
                     column: 2,
-                    keys: vec![9, 3]
+                    keys: vec![3, 9]
                 }]
             );
             let either = binary(
@@ -371,6 +380,33 @@ mod tests {
         }
 
         #[test]
+        fn a_build_side_list_counts_its_distinct_keys_and_nulls_match_nothing() {
+            // 130 items, 6 distinct keys and NULLs: as a join's build column gives them.
+            let column: Vec<ScalarValue> = (0..130)
+                .map(|i| match i % 7 {
+                    6 => ScalarValue::Int64(None),
+                    k => ScalarValue::Int64(Some(k * 10)),
+                })
+                .collect();
+            assert_eq!(
+                KeyLookup::from_physical(&schema(), &keys_in("order_id", &column, false)),
+                vec![KeyLookup {
+                    column: 2,
+                    keys: vec![0, 10, 20, 30, 40, 50]
+                }]
+            );
+            // Only NULLs: no row can pass, and no segment needs reading.
+            let nulls = [ScalarValue::Int64(None), ScalarValue::Int64(None)];
+            assert_eq!(
+                KeyLookup::from_physical(&schema(), &keys_in("order_id", &nulls, false)),
+                vec![KeyLookup {
+                    column: 2,
+                    keys: vec![]
+                }]
+            );
+        }
+
+        #[test]
         fn what_does_not_pin_a_key_is_ignored() {
             let schema = schema();
             let many: Vec<ScalarValue> = (0..=MAX_KEYS as i64)
@@ -381,7 +417,12 @@ mod tests {
                 DataType::Int32,
                 None,
             ));
+            // A null-equal join's filter keeps probe NULLs: `key IS NULL OR (...)`.
+            let keys = keys_in("order_id", &[ScalarValue::Int64(Some(1))], false);
+            let is_null = Arc::new(IsNullExpr::new(pcol("order_id", &schema).unwrap()));
+            let null_or_keys = binary(is_null, Operator::Or, keys, &schema).unwrap();
             let filters = [
+                null_or_keys,
                 plit(true),
                 keys_in("order_id", &many, false),
                 keys_in("order_id", &[ScalarValue::Int64(Some(1))], true),

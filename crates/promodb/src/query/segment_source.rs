@@ -25,7 +25,7 @@ use datafusion::physical_plan::filter_pushdown::{FilterPushdownPropagation, Push
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayFormatType, Partitioning};
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 
 use super::key_lookup::KeyLookup;
 use crate::storage::Segment;
@@ -35,10 +35,15 @@ use crate::storage::Segment;
 /// Everything a plan asks of a scan (partitions, statistics, projection, limit) is
 /// answered by the [`MemorySourceConfig`] over the segments' batches. Runtime filters
 /// (DataFusion's dynamic filters) pushed into it are all reported as not applied, so the
-/// operator that made one still applies it; a partition reads them when first polled,
-/// which for a hash join's probe side is after the build side is complete, and skips
-/// the segments that cannot hold any key they pin. `EXPLAIN ANALYZE` shows the count as
+/// operator that made one still applies it. A partition reads them once, when first
+/// polled, and skips the segments that cannot hold any key they pin. A filter that is
+/// not complete yet (a probe side polled before its join's build side is done) pins
+/// nothing, so an early read skips nothing. `EXPLAIN ANALYZE` shows the count as
 /// `skipped_segments`.
+///
+/// It does not repartition: DataFusion's memory scan would regroup the batches by size,
+/// away from their segments, and the provider already deals the segments over the
+/// session's partitions.
 #[derive(Debug, Clone)]
 pub(crate) struct SegmentSource {
     memory: MemorySourceConfig,
@@ -92,20 +97,24 @@ impl SegmentSource {
 /// The batches of `segments`, cut to the columns of `schema`.
 fn batches_for_schema(segments: &[Arc<Segment>], schema: &SchemaRef) -> DfResult<Vec<RecordBatch>> {
     let columns = schema.fields().len();
+    let prefix: Vec<usize> = (0..columns).collect();
     segments
         .iter()
         .map(|segment| {
             let batch = segment.batch();
-            match batch.num_columns() == columns {
-                true => Ok(batch.clone()),
-                false => Ok(batch.project(&(0..columns).collect::<Vec<_>>())?),
+            if batch.num_columns() == columns {
+                Ok(batch.clone())
+            } else {
+                Ok(batch.project(&prefix)?)
             }
         })
         .collect()
 }
 
-/// The key lookups the current state of `filters` implies, on the table's columns
-/// (`filters` are over the scan's output: `projection` maps them back).
+/// The key lookups that `filters` imply now, on the table's columns. A filter counts
+/// only once its producer has marked it complete (a hash join does so after its build
+/// side is done, before the first probe row is read), and only for the one BIGINT column
+/// it was made for. `filters` are over the scan's output: `projection` maps them back.
 fn runtime_lookups(
     filters: &[Arc<dyn PhysicalExpr>],
     output_schema: &SchemaRef,
@@ -113,33 +122,44 @@ fn runtime_lookups(
 ) -> DfResult<Vec<KeyLookup>> {
     let mut lookups = Vec::new();
     for filter in filters {
+        let Some((dynamic, key_column)) = key_filter(filter, output_schema) else {
+            continue;
+        };
+        if dynamic.wait_complete().now_or_never().is_none() {
+            continue;
+        }
         let current = snapshot_physical_expr(Arc::clone(filter))?;
-        lookups.extend(KeyLookup::from_physical(output_schema, &current));
+        lookups.extend(
+            KeyLookup::from_physical(output_schema, &current)
+                .into_iter()
+                .filter(|lookup| lookup.column == key_column),
+        );
     }
-    for lookup in &mut lookups {
-        if let Some(projection) = projection {
+    if let Some(projection) = projection {
+        for lookup in &mut lookups {
             lookup.column = projection[lookup.column];
         }
     }
     Ok(lookups)
 }
 
-/// Whether `filter` is a runtime filter over BIGINT columns only, such as a hash join's on
-/// its integer keys: the only kind that can pin keys. Any other (the `ts` bounds of a
-/// `min(ts)` or a top-k) is left alone, so that its operator does not keep it up to date
-/// for nothing.
-fn may_pin_keys(filter: &Arc<dyn PhysicalExpr>, schema: &SchemaRef) -> bool {
-    let Some(dynamic) = (**filter).downcast_ref::<DynamicFilterPhysicalExpr>() else {
-        return false;
+/// `filter` as a runtime filter with its output column, when it is on one BIGINT column, such
+/// as a hash join's on an integer key: the only kind that can pin keys. Any other (the
+/// `ts` bounds of a `min(ts)` or a top-k by time, a join on two columns) is not taken,
+/// so that its operator does not keep it up to date for nothing. A top-k or a min/max
+/// on one BIGINT column cannot be told from a join's and is taken; its bounds never pin
+/// keys.
+fn key_filter<'a>(
+    filter: &'a Arc<dyn PhysicalExpr>,
+    schema: &SchemaRef,
+) -> Option<(&'a DynamicFilterPhysicalExpr, usize)> {
+    let dynamic = (**filter).downcast_ref::<DynamicFilterPhysicalExpr>()?;
+    let [column] = dynamic.children()[..] else {
+        return None;
     };
-    let columns = dynamic.children();
-    !columns.is_empty()
-        && columns.iter().all(|column| {
-            (***column)
-                .downcast_ref::<Column>()
-                .and_then(|column| schema.fields().get(column.index()))
-                .is_some_and(|field| field.data_type() == &DataType::Int64)
-        })
+    let column = (**column).downcast_ref::<Column>()?;
+    let field = schema.fields().get(column.index())?;
+    (field.data_type() == &DataType::Int64).then_some((dynamic, column.index()))
 }
 
 impl DataSource for SegmentSource {
@@ -148,7 +168,8 @@ impl DataSource for SegmentSource {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        if self.runtime_filters.is_empty() {
+        if self.runtime_filters.is_empty() || self.memory.fetch().is_some() {
+            // With a limit, skipping would change which rows come first.
             return self.memory.open(partition, context);
         }
         let segments = self.segments.get(partition).cloned().unwrap_or_default();
@@ -156,9 +177,8 @@ impl DataSource for SegmentSource {
         let table_schema = self.memory.original_schema();
         let output_schema = Arc::clone(self.memory.eq_properties().schema());
         let projection = self.memory.projection().clone();
-        let fetch = self.memory.fetch();
         let skipped = MetricBuilder::new(&self.metrics).counter("skipped_segments", partition);
-        let schema = Arc::clone(&output_schema);
+        let stream_schema = Arc::clone(&output_schema);
         let opening = async move {
             let lookups = runtime_lookups(&filters, &output_schema, projection.as_deref())?;
             let kept: Vec<Arc<Segment>> = segments
@@ -174,12 +194,13 @@ impl DataSource for SegmentSource {
                 })
                 .collect();
             let batches = batches_for_schema(&kept, &table_schema)?;
-            MemorySourceConfig::try_new(&[batches], table_schema, projection)?
-                .with_limit(fetch)
-                .open(0, context)
+            MemorySourceConfig::try_new(&[batches], table_schema, projection)?.open(0, context)
         };
         let stream = futures::stream::once(opening).try_flatten().boxed();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            stream_schema,
+            stream,
+        )))
     }
 
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
@@ -206,8 +227,13 @@ impl DataSource for SegmentSource {
         self.memory.scheduling_type()
     }
 
+    /// The memory scan's statistics; inexact once runtime filters may skip segments.
     fn partition_statistics(&self, partition: Option<usize>) -> DfResult<Arc<Statistics>> {
-        self.memory.partition_statistics(partition)
+        let statistics = self.memory.partition_statistics(partition)?;
+        if self.runtime_filters.is_empty() {
+            return Ok(statistics);
+        }
+        Ok(Arc::new(Arc::unwrap_or_clone(statistics).to_inexact()))
     }
 
     fn with_fetch(&self, limit: Option<usize>) -> Option<Arc<dyn DataSource>> {
@@ -241,20 +267,23 @@ impl DataSource for SegmentSource {
             .map(|memory| Arc::new(self.with_memory(memory.clone())) as Arc<dyn DataSource>))
     }
 
-    /// Keeps the runtime (dynamic) filters among `filters` that it may use, and reports
-    /// every filter as not applied.
+    /// Keeps the runtime (dynamic) filters among `filters` that may pin keys, unless the
+    /// scan has a limit, and reports every filter as not applied.
     fn try_pushdown_filters(
         &self,
         filters: Vec<Arc<dyn PhysicalExpr>>,
         _config: &ConfigOptions,
     ) -> DfResult<FilterPushdownPropagation<Arc<dyn DataSource>>> {
         let not_applied = vec![PushedDown::No; filters.len()];
+        let propagation = FilterPushdownPropagation::with_parent_pushdown_result(not_applied);
+        if self.memory.fetch().is_some() {
+            return Ok(propagation);
+        }
         let output_schema = Arc::clone(self.memory.eq_properties().schema());
         let runtime: Vec<Arc<dyn PhysicalExpr>> = filters
             .into_iter()
-            .filter(|filter| may_pin_keys(filter, &output_schema))
+            .filter(|filter| key_filter(filter, &output_schema).is_some())
             .collect();
-        let propagation = FilterPushdownPropagation::with_parent_pushdown_result(not_applied);
         if runtime.is_empty() {
             return Ok(propagation);
         }

@@ -158,6 +158,8 @@ fn scan_identity(leaf: &Arc<dyn ExecutionPlan>) -> Option<String> {
         return files.file_source().is::<ParquetSource>().then(String::new);
     }
     let memory = match source.downcast_ref::<SegmentSource>() {
+        // Runtime filters arrive after the sharing rule has run; a scan that had one
+        // would read differently from an equal-looking one.
         Some(segments) if segments.has_runtime_filters() => return None,
         Some(segments) => segments.memory(),
         None => source.downcast_ref::<MemorySourceConfig>()?,
