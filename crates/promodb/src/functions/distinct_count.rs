@@ -17,6 +17,7 @@
 //! (`count(x)`, `count(*)`, other types, windows) goes to DataFusion's own `count`.
 
 mod distinct_values;
+mod scratch_bits;
 mod value_bits;
 
 use std::sync::Arc;

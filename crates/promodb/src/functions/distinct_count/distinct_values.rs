@@ -5,14 +5,18 @@
 //! - Values that keep arriving in increasing order (order ids and timestamps within a
 //!   minute or an hour) are appended to a list that stays sorted and free of repeats:
 //!   one comparison with the last value, nothing to deduplicate later.
-//! - Otherwise values are appended to a list that is sorted and deduplicated whenever it
-//!   has doubled, and not before it holds [`COMPACT_MIN`] values: the 400 buyers of a
-//!   minute are sorted once, when the minute is emitted, instead of at 64, 128 and 256
-//!   values and again at the end. Appending stays in cache where a hash set of 100k
-//!   buyers per channel misses on every insert (an open-addressing table per group was
-//!   also slower on the 400 buyers of a minute: its branches mispredict). Only the values
-//!   appended since the last compaction are sorted (unstable, the faster sort of
-//!   integers); the run-merging sort then merges them with the sorted rest in one pass.
+//! - Otherwise values are appended to a list that is deduplicated whenever it has
+//!   doubled, and not before it holds [`COMPACT_MIN`] values: the 400 buyers of a
+//!   minute are deduplicated once, when the minute is emitted, instead of at 64, 128
+//!   and 256 values and again at the end. Appending stays in cache where a hash set of
+//!   100k buyers per channel misses on every insert (an open-addressing table per group
+//!   was also slower on the 400 buyers of a minute: its branches mispredict).
+//!   - A list whose values lie within [`scratch_bits::REACH`] of each other (user ids
+//!     up to 2 million apart) is deduplicated through one bitmap per thread, in two
+//!     passes, and keeps its order.
+//!   - A list spread wider is sorted: only the values appended since the last
+//!     compaction (unstable, the faster sort of integers), then the run-merging sort
+//!     merges them with the rest.
 //! - A list whose values turn out to lie close together (order ids within a minute or
 //!   an hour, which arrive interleaved) becomes a set of bits over their range
 //!   ([`ValueBits`]): adding a value sets a bit instead of sorting the list again. A
@@ -23,6 +27,7 @@
 
 use datafusion::arrow::datatypes::ArrowNativeType;
 
+use super::scratch_bits;
 use super::value_bits::ValueBits;
 
 /// Values a group holds inline before it needs a list.
@@ -161,7 +166,7 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
                 let before = values.len();
                 self.compact();
                 if let DistinctValues::List { values, .. } = self {
-                    if let Some(bits) = ValueBits::from_sorted(values) {
+                    if let Some(bits) = ValueBits::from_distinct(values) {
                         *self = DistinctValues::Bits(bits);
                     } else if values.capacity() > COMPACT_GROWTH * values.len() {
                         // Many repeats: the room they took is given back, so that a
@@ -185,17 +190,20 @@ impl<V: ArrowNativeType + Ord> DistinctValues<V> {
         }
     }
 
-    /// Sorts and deduplicates a list; returns the change in values stored.
+    /// Deduplicates a list; returns the change in values stored.
     fn compact(&mut self) -> isize {
         match self {
             DistinctValues::List { values, distinct } if values.len() > *distinct => {
                 let before = values.len();
-                values[*distinct..].sort_unstable();
-                if *distinct > 0 {
-                    // Two ascending runs (a partial state's list may not be one): merged.
-                    values.sort();
+                if !scratch_bits::dedup_within_reach(values) {
+                    values[*distinct..].sort_unstable();
+                    if *distinct > 0 {
+                        // The first values are one ascending run after a sort, any
+                        // order otherwise: `sort` merges runs, and sorts the rest.
+                        values.sort();
+                    }
+                    values.dedup();
                 }
-                values.dedup();
                 *distinct = values.len();
                 values.len() as isize - before as isize
             }

@@ -31,21 +31,22 @@ pub(super) struct ValueBits {
 }
 
 impl ValueBits {
-    /// The set of `sorted` (ascending, without repeats), or `None` when its values are
-    /// too far apart (or there are none).
-    pub(super) fn from_sorted<V: ArrowNativeType>(sorted: &[V]) -> Option<Self> {
-        let first = sorted.first()?.as_usize();
-        // The values ascend, so the last is at most 2^64 - 1 past the first.
-        let span = sorted.last()?.as_usize().wrapping_sub(first);
+    /// The set of `distinct` (without repeats, in any order), or `None` when its values
+    /// are too far apart (or there are none).
+    pub(super) fn from_distinct<V: ArrowNativeType + Ord>(distinct: &[V]) -> Option<Self> {
+        let (least, greatest) = value_range(distinct)?;
+        let first = least.as_usize();
+        // The greatest is at most 2^64 - 1 past the least.
+        let span = greatest.as_usize().wrapping_sub(first);
         let words = span / WORD_BITS + 1;
-        if !within_budget::<V>(words, sorted.len()) {
+        if !within_budget::<V>(words, distinct.len()) {
             return None;
         }
         let mut bits = Self {
             first,
             words: vec![0; words],
         };
-        for &value in sorted {
+        for &value in distinct {
             bits.set(value.as_usize().wrapping_sub(first));
         }
         Some(bits)
@@ -124,6 +125,18 @@ impl ValueBits {
 }
 
 /// Whether `words` words are within the budget of `values` values of type `V`.
+/// The least and the greatest of `values` (None when there are none).
+pub(super) fn value_range<V: Ord + Copy>(values: &[V]) -> Option<(V, V)> {
+    let &first = values.first()?;
+    Some(
+        values
+            .iter()
+            .fold((first, first), |(least, greatest), &value| {
+                (least.min(value), greatest.max(value))
+            }),
+    )
+}
+
 fn within_budget<V>(words: usize, values: usize) -> bool {
     let bits_per_value = BITS_PER_VALUE_BYTE * size_of::<V>();
     (words as u128) * (WORD_BITS as u128) <= (values as u128) * (bits_per_value as u128)
@@ -145,7 +158,7 @@ mod tests {
     #[test]
     fn close_values_are_held_and_far_ones_refused() {
         let sorted: Vec<i64> = (0..100).map(|i| 1_000 + 3 * i).collect();
-        let mut bits = ValueBits::from_sorted(&sorted).expect("3 bits per value");
+        let mut bits = ValueBits::from_distinct(&sorted).expect("3 bits per value");
         assert_eq!(bits.len(), 100);
         // Both sides grow, repeats are held once.
         for value in [900, 2_000, 1_000, 2_000, 1_001] {
@@ -164,25 +177,25 @@ mod tests {
         assert!(!bits.insert(-20_000i64));
         assert_eq!((bits.words(), bits.len()), (words, 103));
 
-        assert!(ValueBits::from_sorted(&[0i64, 1_000_000]).is_none());
-        assert!(ValueBits::from_sorted::<i64>(&[]).is_none());
+        assert!(ValueBits::from_distinct(&[0i64, 1_000_000]).is_none());
+        assert!(ValueBits::from_distinct::<i64>(&[]).is_none());
     }
 
     #[test]
     fn ranges_cross_zero_and_the_ends_of_the_type() {
         // Signed values across zero and at the ends of i8 and i64.
         let all_i8: Vec<i8> = (i8::MIN..=i8::MAX).collect();
-        let bits = ValueBits::from_sorted(&all_i8).expect("dense");
+        let bits = ValueBits::from_distinct(&all_i8).expect("dense");
         assert_eq!(values::<i8>(&bits), all_i8);
 
-        let mut bits = ValueBits::from_sorted(&[i64::MAX - 3, i64::MAX]).expect("dense");
+        let mut bits = ValueBits::from_distinct(&[i64::MAX - 3, i64::MAX]).expect("dense");
         assert!(bits.insert(i64::MAX - 200));
         assert_eq!(
             values::<i64>(&bits),
             vec![i64::MAX - 200, i64::MAX - 3, i64::MAX]
         );
 
-        let mut bits = ValueBits::from_sorted(&[i64::MIN, i64::MIN + 1]).expect("dense");
+        let mut bits = ValueBits::from_distinct(&[i64::MIN, i64::MIN + 1]).expect("dense");
         assert!(bits.insert(i64::MIN + 100));
         assert_eq!(
             values::<i64>(&bits),
@@ -190,7 +203,7 @@ mod tests {
         );
 
         // An unsigned range may wrap from u64::MAX to 0.
-        let mut bits = ValueBits::from_sorted(&[u64::MAX - 1, u64::MAX]).expect("dense");
+        let mut bits = ValueBits::from_distinct(&[u64::MAX - 1, u64::MAX]).expect("dense");
         assert!(bits.insert(0u64) && bits.insert(5u64));
         assert_eq!(values::<u64>(&bits), vec![0, 5, u64::MAX - 1, u64::MAX]);
     }
@@ -199,10 +212,10 @@ mod tests {
     fn narrower_values_get_a_smaller_budget_and_growth_doubles() {
         // 64 i32 values 50 apart: 50 bits each, within 64.
         let dates: Vec<i32> = (0..64).map(|i| 20_000 + 50 * i).collect();
-        let mut bits = ValueBits::from_sorted(&dates).expect("within 64 bits per i32");
+        let mut bits = ValueBits::from_distinct(&dates).expect("within 64 bits per i32");
         // 64 i16 values 50 apart: over 32 bits each.
         let shorts: Vec<i16> = (0..64).map(|i| 50 * i).collect();
-        assert!(ValueBits::from_sorted(&shorts).is_none());
+        assert!(ValueBits::from_distinct(&shorts).is_none());
         // Values arriving one by one past the end, 20 apart: the words at least double
         // at each growth, so they grow a few times only.
         let mut growths = 0;
@@ -236,7 +249,7 @@ mod tests {
                 .collect();
             let mut expected: BTreeSet<i64> = start.iter().copied().collect();
             let sorted: Vec<i64> = expected.iter().copied().collect();
-            let Some(mut bits) = ValueBits::from_sorted(&sorted) else {
+            let Some(mut bits) = ValueBits::from_distinct(&sorted) else {
                 continue;
             };
             for _ in 0..500 {
