@@ -8,7 +8,8 @@
 //! per-minute KPI rollup put 60% of its time there.
 //!
 //! promodb keeps each group's values apart instead (`distinct_values`: inline, then a
-//! list kept ascending while values arrive in order, or one deduplicated by sorting,
+//! list kept ascending while values arrive in order, or one deduplicated through a bitmap
+//! or by sorting (`scratch_bits`),
 //! or one bit per value over their range when they lie close together: `value_bits`),
 //! and skips a value repeated on consecutive rows of one group (the lines of one order)
 //! before storing it. The result and the partial state (a list of each group's distinct

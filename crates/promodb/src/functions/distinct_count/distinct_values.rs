@@ -33,7 +33,7 @@ use super::value_bits::ValueBits;
 /// Values a group holds inline before it needs a list.
 const INLINE: usize = 4;
 
-/// A list is sorted and deduplicated when it has grown to this many times its distinct
+/// A list is deduplicated when it has grown to this many times its distinct
 /// values (and at least `COMPACT_MIN`). Until then it may hold repeats: up to 1,024
 /// values (8 KiB of `i64`) for a group with fewer distinct values, at most one per
 /// input row of the group.
@@ -50,8 +50,7 @@ pub(super) enum DistinctValues<V> {
     /// Strictly increasing values.
     Ascending(Vec<V>),
     /// `distinct`: the list held no repeats when it had this many values (values
-    /// appended since may repeat). Those first values are sorted after a compaction,
-    /// but not in a partial state's list taken as it is.
+    /// appended since may repeat). Those first values are in no particular order.
     List {
         values: Vec<V>,
         distinct: usize,
@@ -431,5 +430,88 @@ mod tests {
         into_few.merge_distinct(&[1, 9, 10]);
         assert_eq!(into_few.count(), 8);
         assert_eq!(sorted(&mut into_few), vec![1, 4, 5, 6, 7, 8, 9, 10]);
+    }
+
+    #[test]
+    fn a_list_deduplicated_through_bits_then_spread_wide_is_sorted_whole() {
+        // 1,500 values 1,000 apart in a scattered order, each twice: compacted through
+        // the bitmap, so the first values are no longer in order.
+        let scattered = |i: i64| ((i * 7_919) % 1_500) * 1_000;
+        let mut values = DistinctValues::<i64>::default();
+        let mut stored = 0isize;
+        for i in 0..3_000i64 {
+            stored += values.insert(scattered(i));
+        }
+        assert!(matches!(values, DistinctValues::List { .. }));
+        assert!(scratch_bits::scratch_is_clear());
+        // Far values: the next compaction takes the sort, over an unsorted prefix.
+        for i in 0..2_000i64 {
+            stored += values.insert(i * 1_000_000_007);
+        }
+        assert_eq!(stored, values.stored() as isize);
+        assert_eq!(values.count(), 1_500 + 1_999);
+        let mut expected: Vec<i64> = (0..1_500).map(|i| i * 1_000).collect();
+        expected.extend((1..2_000).map(|i| i * 1_000_000_007));
+        expected.sort();
+        assert_eq!(sorted(&mut values), expected);
+        assert!(scratch_bits::scratch_is_clear());
+    }
+
+    /// A small deterministic generator (xorshift64*), so that failures reproduce.
+    fn generator(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+    }
+
+    /// Inserts and merges of values drawn by `draw` into groups, checked against a set
+    /// per group after every count.
+    fn matches_a_set<V: ArrowNativeType + Ord + std::fmt::Debug>(draw: impl Fn(u64) -> V) {
+        let mut next = generator(0x9E37_79B9_7F4A_7C15);
+        for round in 0..40 {
+            let mut values = DistinctValues::<V>::default();
+            let mut set = std::collections::BTreeSet::new();
+            let mut stored = 0isize;
+            let rows = 1 + next() % 5_000;
+            for _ in 0..rows {
+                if next().is_multiple_of(16) {
+                    // Another partition's state: values without repeats.
+                    let part: std::collections::BTreeSet<V> =
+                        (0..next() % 50).map(|_| draw(next())).collect();
+                    let part: Vec<V> = part.into_iter().rev().collect();
+                    set.extend(part.iter().copied());
+                    stored += values.merge_distinct(&part);
+                } else {
+                    let value = draw(next());
+                    set.insert(value);
+                    stored += values.insert(value);
+                }
+            }
+            assert_eq!(stored, values.stored() as isize, "round {round}");
+            assert_eq!(values.count(), set.len(), "round {round}");
+            let mut all = Vec::new();
+            values.append_to(&mut all);
+            all.sort();
+            assert_eq!(all, set.into_iter().collect::<Vec<V>>(), "round {round}");
+            assert!(scratch_bits::scratch_is_clear(), "round {round}");
+        }
+    }
+
+    #[test]
+    fn random_inserts_and_merges_count_what_a_set_counts() {
+        // Each type over a narrow window (bits and bitmap), a wide one (sort) and
+        // both ends of its range.
+        matches_a_set(|r| (r % 3_000) as i64 - 1_500);
+        matches_a_set(|r| (r % 4_000_000) as i64 * if r.is_multiple_of(2) { 1 } else { -1 });
+        matches_a_set(|r| i64::MIN + (r % 700) as i64);
+        matches_a_set(|r| u64::MAX - r % 700);
+        matches_a_set(|r| r as i64);
+        matches_a_set(|r| (r % 100_000) as i32 - 50_000);
+        matches_a_set(|r| r as u16);
+        matches_a_set(|r| r as i8);
     }
 }

@@ -34,6 +34,12 @@ impl ValueBits {
     /// The set of `distinct` (without repeats, in any order), or `None` when its values
     /// are too far apart (or there are none).
     pub(super) fn from_distinct<V: ArrowNativeType + Ord>(distinct: &[V]) -> Option<Self> {
+        const {
+            assert!(
+                std::mem::size_of::<V>() <= 8,
+                "values are placed as 64 bits"
+            )
+        };
         let (least, greatest) = value_range(distinct)?;
         let first = least.as_usize();
         // The greatest is at most 2^64 - 1 past the least.
@@ -124,7 +130,6 @@ impl ValueBits {
     }
 }
 
-/// Whether `words` words are within the budget of `values` values of type `V`.
 /// The least and the greatest of `values` (None when there are none).
 pub(super) fn value_range<V: Ord + Copy>(values: &[V]) -> Option<(V, V)> {
     let &first = values.first()?;
@@ -137,6 +142,7 @@ pub(super) fn value_range<V: Ord + Copy>(values: &[V]) -> Option<(V, V)> {
     )
 }
 
+/// Whether `words` words are within the budget of `values` values of type `V`.
 fn within_budget<V>(words: usize, values: usize) -> bool {
     let bits_per_value = BITS_PER_VALUE_BYTE * size_of::<V>();
     (words as u128) * (WORD_BITS as u128) <= (values as u128) * (bits_per_value as u128)
