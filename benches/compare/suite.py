@@ -16,11 +16,13 @@ Each query of suite/ is written once per engine, with the same meaning:
 2. Time, in two modes:
    - memory: DuckDB tables (CREATE TABLE AS from Parquet), chDB Memory-engine tables;
    - parquet: DuckDB views over read_parquet(), chDB views over file(..., Parquet).
-   DuckDB and chDB: 1 warm-up, then 5 timed runs, interleaved engine by engine, median
-   (the query plus fetching its result as an Arrow table). promodb: its CLI,
-   `promodb sql --load TABLE=PATH ... --timing --repeat 6` (median of 6 in one process,
-   loading excluded); over Parquet `--attach TABLE=PATH` instead, which reads the files in
-   place at each run, as DuckDB's and chDB's views do. Last year's tables and the targets,
+   1 warm-up, then 5 timed runs, interleaved engine by engine (promodb, DuckDB, chDB,
+   then again), median. DuckDB and chDB: the query plus fetching its result as an Arrow
+   table. promodb: its CLI, `promodb sql --load TABLE=PATH ... --timing
+   --run-on-each-line`, one process per query that loads the tables, runs the query once,
+   then runs it again each time the harness writes a line to its stdin and prints the
+   time of that run (loading excluded); over Parquet `--attach TABLE=PATH` instead, which
+   reads the files in place at each run, as DuckDB's and chDB's views do. Last year's tables and the targets,
    which are not canonical, are read with CREATE EXTERNAL TABLE and copied into memory with
    CREATE TABLE AS before the query, untimed (memory), or registered in place with
    `--table NAME=PATH` (Parquet). promodb's rows over Parquet are checked against its own
@@ -51,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -64,7 +67,6 @@ from chdb.session import Session
 
 from groupby_append import (
     HERE,
-    PROMODB_REPEAT,
     SEED,
     TIMED_RUNS,
     WARMUP_RUNS,
@@ -418,17 +420,49 @@ class PromodbCli:
                 for record in records[1:]]
         return Result(columns, rows)
 
-    def median_ms(self, query: Query, mode: str) -> float:
-        """Median of `--repeat PROMODB_REPEAT` runs in one process, loading excluded."""
+    def paced(self, query: Query, mode: str) -> "PacedPromodb":
+        """A CLI process that has loaded the tables and run the query once, and runs it
+        again at each `run()`."""
         setup = self.setup_sql(query.extra, mode)
-        done = self.run(self.command(query.tables, f"{setup}{query.sql['promodb']}", query.name,
-                                     "--timing", "--repeat", str(PROMODB_REPEAT),
-                                     mode=mode, extra=query.extra))
-        times = re.findall(r"^time: ([0-9.]+) ms$", done.stderr, flags=re.MULTILINE)
+        command = self.command(query.tables, f"{setup}{query.sql['promodb']}", query.name,
+                               "--timing", "--run-on-each-line", mode=mode, extra=query.extra)
         statements = (2 * len(query.extra) if mode == "memory" else 0) + 1
-        if len(times) != statements:
-            raise RuntimeError(f"expected {statements} 'time: <ms> ms' lines, got:\n{done.stderr}")
-        return float(times[-1])  # the query's; the setup statements come first
+        return PacedPromodb(command, statements)
+
+
+class PacedPromodb:
+    """`promodb sql --timing --run-on-each-line`: each line written to its stdin runs the
+    query once more, and it prints that run's `time: <ms> ms` on stderr."""
+
+    def __init__(self, command: list[str], statements: int):
+        self.command = command
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True, bufsize=1)
+        for _ in range(statements):  # the first run of each statement, after loading
+            self.time_line()
+
+    def time_line(self) -> float:
+        line = self.process.stderr.readline()
+        found = re.fullmatch(r"time: ([0-9.]+) ms\n", line)
+        if not found:
+            rest = self.process.stderr.read() if not line else ""
+            raise RuntimeError(f"promodb printed {line!r} instead of a time{': ' + rest if rest else ''}\n"
+                               f"  command: {shlex.join(self.command)}")
+        return float(found.group(1))
+
+    def run(self) -> float:
+        """Runs the query once more; its ms as promodb measured them."""
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        return self.time_line()
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+        self.process.stderr.close()
+        if self.process.returncode != 0:
+            raise RuntimeError(f"promodb failed ({self.process.returncode}): "
+                               f"{shlex.join(self.command)}")
 
 
 class DuckDBEngine:
@@ -539,20 +573,30 @@ def check(queries: list[Query], promodb: PromodbCli, duck: dict[str, DuckDBEngin
 
 def time_query(query: Query, mode: str, promodb: PromodbCli, duck: DuckDBEngine,
                ch: ChdbEngine) -> dict[str, float]:
-    """Median ms per engine for one query in one mode."""
-    medians = {"promodb": promodb.median_ms(query, mode)}
+    """Median ms per engine for one query in one mode, the engines' runs interleaved."""
+    paced = promodb.paced(query, mode)
     ch.use(mode)
-    runners = {"duckdb": lambda: duck.run(query.sql["duckdb"]),
-               "clickhouse": lambda: ch.run(query.sql["clickhouse"])}
-    times: dict[str, list[float]] = {key: [] for key in runners}
-    for run in range(WARMUP_RUNS + TIMED_RUNS):
-        for key, runner in runners.items():
+
+    def timed(run: Callable[[], None]) -> Callable[[], float]:
+        def elapsed_ms() -> float:
             started = time.perf_counter()
-            runner()
-            elapsed_ms = (time.perf_counter() - started) * 1e3
-            if run >= WARMUP_RUNS:
-                times[key].append(elapsed_ms)
-    medians.update({key: statistics.median(values) for key, values in times.items()})
+            run()
+            return (time.perf_counter() - started) * 1e3
+        return elapsed_ms
+
+    runners = {"promodb": paced.run,
+               "duckdb": timed(lambda: duck.run(query.sql["duckdb"])),
+               "clickhouse": timed(lambda: ch.run(query.sql["clickhouse"]))}
+    times: dict[str, list[float]] = {key: [] for key in runners}
+    try:
+        for run in range(WARMUP_RUNS + TIMED_RUNS):
+            for key, runner in runners.items():
+                elapsed_ms = runner()
+                if run >= WARMUP_RUNS:
+                    times[key].append(elapsed_ms)
+    finally:
+        paced.close()
+    medians = {key: statistics.median(values) for key, values in times.items()}
     log(f"time {mode} {query.name}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in medians.items()))
     return medians
 
@@ -712,13 +756,13 @@ def report(args: argparse.Namespace, command: str, promo: Path, gen_seconds: flo
         "`suite/checks/` (" + ", ".join(
             f"{q.name.split('/')[-1]}: {counts[q.name]:,} rows" for q in checks) + ").",
         "",
-        f"Timing: DuckDB and chDB, {WARMUP_RUNS} warm-up then {TIMED_RUNS} timed runs "
-        "interleaved engine by engine, median, each run the query plus fetching its result "
-        f"as an Arrow table. promodb: `promodb sql --load ... --timing --repeat {PROMODB_REPEAT}` "
-        "(`--attach` over Parquet), "
-        "the median of 6 runs in one process as the CLI reports it (element 3 of the 6 sorted, "
-        "the first run included), loading excluded; it runs before the other two for each "
-        "query, not interleaved. Ratio > 1 means promodb is slower; \"best other\" is the "
+        f"Timing: {WARMUP_RUNS} warm-up then {TIMED_RUNS} timed runs per engine, interleaved "
+        "engine by engine (promodb, DuckDB, chDB, then again), median. DuckDB and chDB: each "
+        "run the query plus fetching its result as an Arrow table. promodb: one "
+        "`promodb sql --load ... --timing --run-on-each-line` process per query (`--attach` "
+        "over Parquet), which loads the tables and runs the query once, then runs it again "
+        "for each line the harness writes to its stdin and prints the time of that run "
+        "(loading excluded). Ratio > 1 means promodb is slower; \"best other\" is the "
         "faster of DuckDB and chDB.",
         "",
     ]

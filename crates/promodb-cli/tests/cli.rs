@@ -143,6 +143,49 @@ fn timing_prints_one_line_per_statement_on_stderr() {
 }
 
 #[test]
+fn run_on_each_line_runs_the_last_statement_once_per_line_of_stdin() {
+    use std::io::Write;
+    let load = format!("orders={}", fixture("small/orders.csv"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_promodb"))
+        .args([
+            "sql",
+            "--load",
+            &load,
+            "--timing",
+            "--run-on-each-line",
+            "--format",
+            "csv",
+            "CREATE VIEW v AS SELECT * FROM orders; SELECT count(*) AS n FROM v",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start promodb");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"\n\n\n")
+        .expect("write stdin");
+    let output = child
+        .wait_with_output()
+        .expect("promodb ends when stdin ends");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "n\n8\n");
+    // Both statements once, then the query once per line.
+    let timings: Vec<String> = stderr(&output).lines().map(str::to_string).collect();
+    assert_eq!(timings.len(), 2 + 3, "{timings:?}");
+    assert!(
+        timings.iter().all(|line| line.starts_with("time: ")),
+        "{timings:?}"
+    );
+
+    let refused = promodb(&["sql", "--run-on-each-line", "SELECT 1"]);
+    assert!(!refused.status.success());
+}
+
+#[test]
 fn every_error_is_one_line_on_stderr_and_a_failure_status() {
     let good = format!("orders={}", fixture("small/orders.csv"));
     let cases: Vec<(Vec<String>, &str)> = vec![

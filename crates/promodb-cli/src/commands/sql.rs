@@ -75,6 +75,12 @@ pub(crate) struct SqlArgs {
     #[arg(long, value_name = "N", default_value_t = 1, requires = "timing")]
     repeat: usize,
 
+    /// With --timing: after the statements, run the last one again for each line read
+    /// on stdin, printing its `time: <ms> ms` on stderr, until stdin ends. A benchmark
+    /// harness paces promodb's runs this way, interleaved with other engines' runs.
+    #[arg(long, requires = "timing", conflicts_with = "repeat")]
+    run_on_each_line: bool,
+
     /// The SQL to run (one or more statements separated by ';').
     #[arg(value_name = "SQL")]
     sql: Option<String>,
@@ -148,6 +154,21 @@ async fn execute(db: &PromoDb, sql: &str, args: &SqlArgs) -> anyhow::Result<Vec<
             times.push(started.elapsed());
         }
         eprintln!("time: {:.3} ms", median(&mut times).as_secs_f64() * 1e3);
+    }
+    if args.run_on_each_line
+        && let Some(statement) = statements.last()
+    {
+        let mut line = String::new();
+        while std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read stdin")?
+            > 0
+        {
+            let started = Instant::now();
+            last = db.sql(statement.sql()).await?;
+            eprintln!("time: {:.3} ms", started.elapsed().as_secs_f64() * 1e3);
+            line.clear();
+        }
     }
     Ok(last)
 }
