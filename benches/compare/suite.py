@@ -18,11 +18,12 @@ Each query of suite/ is written once per engine, with the same meaning:
    - parquet: DuckDB views over read_parquet(), chDB views over file(..., Parquet).
    1 warm-up, then 5 timed runs, interleaved engine by engine (promodb, DuckDB, chDB,
    then again), median. DuckDB and chDB: the query plus fetching its result as an Arrow
-   table. promodb: its CLI, `promodb sql --load TABLE=PATH ... --timing
-   --run-on-each-line`, one process per query that loads the tables, runs the query once,
-   then runs it again each time the harness writes a line to its stdin and prints the
-   time of that run (loading excluded); over Parquet `--attach TABLE=PATH` instead, which
-   reads the files in place at each run, as DuckDB's and chDB's views do. Last year's tables and the targets,
+   table (they have run it before, in the check). promodb: its CLI,
+   `promodb sql --load TABLE=PATH ... --timing --run-on-each-line`, one process per
+   query and mode that loads the tables and runs the query once (untimed), then runs it
+   again each time the harness writes a line to its stdin and prints the time of that
+   run (loading excluded); over Parquet `--attach TABLE=PATH` instead, which reads the
+   files in place at each run, as DuckDB's and chDB's views do. Last year's tables and the targets,
    which are not canonical, are read with CREATE EXTERNAL TABLE and copied into memory with
    CREATE TABLE AS before the query, untimed (memory), or registered in place with
    `--table NAME=PATH` (Parquet). promodb's rows over Parquet are checked against its own
@@ -438,31 +439,49 @@ class PacedPromodb:
         self.command = command
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True, bufsize=1)
-        for _ in range(statements):  # the first run of each statement, after loading
-            self.time_line()
+        try:
+            for _ in range(statements):  # the first run of each statement, after loading
+                self.time_line()
+        except BaseException:
+            self.kill()
+            raise
+
+    def failure(self, what: str) -> RuntimeError:
+        return RuntimeError(f"promodb {what}\n  command: {shlex.join(self.command)}")
 
     def time_line(self) -> float:
         line = self.process.stderr.readline()
+        if not line:
+            self.process.wait()
+            raise self.failure(f"ended ({self.process.returncode}) instead of printing a time")
         found = re.fullmatch(r"time: ([0-9.]+) ms\n", line)
         if not found:
-            rest = self.process.stderr.read() if not line else ""
-            raise RuntimeError(f"promodb printed {line!r} instead of a time{': ' + rest if rest else ''}\n"
-                               f"  command: {shlex.join(self.command)}")
+            raise self.failure(f"printed {line!r} instead of a time")
         return float(found.group(1))
 
     def run(self) -> float:
         """Runs the query once more; its ms as promodb measured them."""
-        self.process.stdin.write("\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write("\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            self.process.wait()
+            raise self.failure(f"ended ({self.process.returncode}) before a run") from None
         return self.time_line()
 
     def close(self) -> None:
+        """Ends the process once every run is read; fails if it printed more times than
+        were read (a setup statement miscounted) or did not exit cleanly."""
         self.process.stdin.close()
+        rest = self.process.stderr.read()
+        self.process.wait(timeout=120)
+        if self.process.returncode != 0 or "time:" in rest:
+            raise self.failure(f"ended ({self.process.returncode}) with {rest!r} left on stderr")
+
+    def kill(self) -> None:
+        """Stops the process after a failure, without raising over it."""
+        self.process.kill()
         self.process.wait()
-        self.process.stderr.close()
-        if self.process.returncode != 0:
-            raise RuntimeError(f"promodb failed ({self.process.returncode}): "
-                               f"{shlex.join(self.command)}")
 
 
 class DuckDBEngine:
@@ -574,8 +593,8 @@ def check(queries: list[Query], promodb: PromodbCli, duck: dict[str, DuckDBEngin
 def time_query(query: Query, mode: str, promodb: PromodbCli, duck: DuckDBEngine,
                ch: ChdbEngine) -> dict[str, float]:
     """Median ms per engine for one query in one mode, the engines' runs interleaved."""
-    paced = promodb.paced(query, mode)
     ch.use(mode)
+    paced = promodb.paced(query, mode)
 
     def timed(run: Callable[[], None]) -> Callable[[], float]:
         def elapsed_ms() -> float:
@@ -594,8 +613,10 @@ def time_query(query: Query, mode: str, promodb: PromodbCli, duck: DuckDBEngine,
                 elapsed_ms = runner()
                 if run >= WARMUP_RUNS:
                     times[key].append(elapsed_ms)
-    finally:
-        paced.close()
+    except BaseException:
+        paced.kill()
+        raise
+    paced.close()
     medians = {key: statistics.median(values) for key, values in times.items()}
     log(f"time {mode} {query.name}: " + ", ".join(f"{k} {v:.1f} ms" for k, v in medians.items()))
     return medians
@@ -758,11 +779,11 @@ def report(args: argparse.Namespace, command: str, promo: Path, gen_seconds: flo
         "",
         f"Timing: {WARMUP_RUNS} warm-up then {TIMED_RUNS} timed runs per engine, interleaved "
         "engine by engine (promodb, DuckDB, chDB, then again), median. DuckDB and chDB: each "
-        "run the query plus fetching its result as an Arrow table. promodb: one "
-        "`promodb sql --load ... --timing --run-on-each-line` process per query (`--attach` "
-        "over Parquet), which loads the tables and runs the query once, then runs it again "
-        "for each line the harness writes to its stdin and prints the time of that run "
-        "(loading excluded). Ratio > 1 means promodb is slower; \"best other\" is the "
+        "run the query plus fetching its result as an Arrow table (they ran it before, in "
+        "the check). promodb: one `promodb sql --load ... --timing --run-on-each-line` "
+        "process per query and mode (`--attach` over Parquet), which loads the tables and "
+        "runs the query once, untimed, then runs it again for each line the harness writes "
+        "to its stdin and prints the time of that run (loading excluded). Ratio > 1 means promodb is slower; \"best other\" is the "
         "faster of DuckDB and chDB.",
         "",
     ]

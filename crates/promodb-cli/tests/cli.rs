@@ -181,8 +181,27 @@ fn run_on_each_line_runs_the_last_statement_once_per_line_of_stdin() {
         "{timings:?}"
     );
 
-    let refused = promodb(&["sql", "--run-on-each-line", "SELECT 1"]);
-    assert!(!refused.status.success());
+    for refused in [
+        vec!["sql", "--run-on-each-line", "SELECT 1"],
+        vec![
+            "sql",
+            "--timing",
+            "--repeat",
+            "3",
+            "--run-on-each-line",
+            "SELECT 1",
+        ],
+        vec![
+            "sql",
+            "--timing",
+            "--run-on-each-line",
+            "CREATE VIEW w AS SELECT 1",
+        ],
+    ] {
+        let output = promodb(&refused);
+        assert!(!output.status.success(), "{refused:?}");
+        assert_eq!(stderr(&output).lines().count(), 1, "{refused:?}");
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `promodb sql`: load files into canonical tables, run SQL, print the last result.
 
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -96,6 +97,12 @@ pub(crate) fn run(args: SqlArgs) -> anyhow::Result<()> {
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
+    let last_is_query = promodb::query::split_statements(&sql)?
+        .last()
+        .is_some_and(|statement| statement.is_query());
+    if args.run_on_each_line && !last_is_query {
+        bail!("--run-on-each-line runs the last statement again: it must be a query");
+    }
 
     let db = database::open(args.db.as_deref())?;
     if !database::load_all(&db, &args.loads)?.is_empty() {
@@ -158,9 +165,10 @@ async fn execute(db: &PromoDb, sql: &str, args: &SqlArgs) -> anyhow::Result<Vec<
     if args.run_on_each_line
         && let Some(statement) = statements.last()
     {
-        let mut line = String::new();
+        let mut line = Vec::new();
         while std::io::stdin()
-            .read_line(&mut line)
+            .lock()
+            .read_until(b'\n', &mut line)
             .context("cannot read stdin")?
             > 0
         {
