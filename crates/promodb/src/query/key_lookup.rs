@@ -69,21 +69,12 @@ fn collect_physical(schema: &Schema, expr: &Arc<dyn PhysicalExpr>, lookups: &mut
 fn pinned_physical(schema: &Schema, expr: &Arc<dyn PhysicalExpr>) -> Option<KeyLookup> {
     if let Some(binary) = (**expr).downcast_ref::<PhysicalBinary>() {
         return match binary.op() {
-            Operator::Eq => {
-                let (left, right) = (binary.left(), binary.right());
-                let (column, key) = match (
-                    physical_bigint_column(schema, left),
-                    physical_bigint_column(schema, right),
-                ) {
-                    (Some(column), None) => (column, physical_key(right)?),
-                    (None, Some(column)) => (column, physical_key(left)?),
-                    _ => return None,
-                };
-                Some(KeyLookup {
-                    column,
-                    keys: vec![key],
-                })
-            }
+            Operator::Eq => pinned_by_equality(
+                binary.left(),
+                binary.right(),
+                |side| physical_bigint_column(schema, side),
+                physical_key,
+            ),
             Operator::Or => {
                 let either = pinned_physical(schema, binary.left())?;
                 let or = pinned_physical(schema, binary.right())?;
@@ -123,6 +114,28 @@ fn physical_key(expr: &Arc<dyn PhysicalExpr>) -> Option<i64> {
     scalar_key((**expr).downcast_ref::<PhysicalLiteral>()?.value())
 }
 
+/// The key `left = right` pins a BIGINT column to, a column on one side and a key on the
+/// other (logical and physical expressions alike).
+fn pinned_by_equality<E>(
+    left: E,
+    right: E,
+    column_of: impl Fn(E) -> Option<usize>,
+    key_of: impl Fn(E) -> Option<i64>,
+) -> Option<KeyLookup>
+where
+    E: Copy,
+{
+    let (column, key) = match (column_of(left), column_of(right)) {
+        (Some(column), None) => (column, key_of(right)?),
+        (None, Some(column)) => (column, key_of(left)?),
+        _ => return None,
+    };
+    Some(KeyLookup {
+        column,
+        keys: vec![key],
+    })
+}
+
 /// The lookup of `either` or `or`, when both are on one column and not too many keys.
 fn merge_disjuncts(mut either: KeyLookup, or: KeyLookup) -> Option<KeyLookup> {
     if either.column != or.column || either.keys.len() + or.keys.len() > MAX_KEYS {
@@ -154,17 +167,12 @@ fn pinned(schema: &Schema, expr: &Expr) -> Option<KeyLookup> {
             left,
             op: Operator::Eq,
             right,
-        }) => {
-            let (column, key) = match (bigint_column(schema, left), bigint_column(schema, right)) {
-                (Some(column), None) => (column, key_of(right)?),
-                (None, Some(column)) => (column, key_of(left)?),
-                _ => return None,
-            };
-            Some(KeyLookup {
-                column,
-                keys: vec![key],
-            })
-        }
+        }) => pinned_by_equality(
+            left.as_ref(),
+            right.as_ref(),
+            |side| bigint_column(schema, side),
+            key_of,
+        ),
         Expr::BinaryExpr(BinaryExpr {
             left,
             op: Operator::Or,
