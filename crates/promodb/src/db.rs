@@ -16,7 +16,9 @@ use crate::durable::Durable;
 use crate::error::{Error, Result};
 use crate::functions::LatestTs;
 use crate::ingest::{LoadReport, Row, RowSink, inspect_files, read_files};
-use crate::query::{PromoSchema, deal_batches, new_session, run_script, script_dataframe};
+use crate::query::{
+    PlanCache, PromoSchema, deal_batches, new_session, run_script, script_dataframe,
+};
 use crate::schema::{Table, conform};
 use crate::storage::{Changes, StorageConfig, TableSnapshot, TableStore, single_row_batch};
 use crate::views::{BUILTIN_VIEWS, plan_view};
@@ -38,6 +40,8 @@ struct Inner {
     durable: Option<Arc<Durable>>,
     /// Appends per table, for evaluation after appends.
     changes: Arc<Changes>,
+    /// The physical plans of queries run again and again.
+    plans: PlanCache,
 }
 
 impl Drop for Inner {
@@ -107,11 +111,13 @@ impl PromoDb {
             let table = futures::executor::block_on(plan_view(&ctx, view))?;
             schema.add_builtin_view(view.name, table);
         }
+        let plans = PlanCache::new(Arc::clone(&changes), stores.clone());
         let inner = Arc::new(Inner {
             ctx,
             stores,
             durable,
             changes,
+            plans,
         });
         spawn_sealer(
             inner.stores.iter().map(Arc::downgrade).collect(),
@@ -245,14 +251,19 @@ impl PromoDb {
     /// Runs one or more SQL statements (separated by `;`) and returns the rows of the last.
     /// A panic inside the engine while they run is returned as [`Error::Internal`]; the
     /// database stays as it was.
+    ///
+    /// A query run again with the same text reuses its physical plan while nothing it
+    /// was planned from changed (no append to the tables it reads, the same settings and
+    /// tables, no `now()`): see "Plan cache" in docs/query-execution.md. Any other
+    /// statement forgets the kept plans.
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        run_script(&self.inner.ctx, sql).await
+        run_script(&self.inner.ctx, &self.inner.plans, sql).await
     }
 
     /// Runs every statement of `sql` but the last, and returns the last as a DataFusion
     /// [`DataFrame`] to compose further.
     pub async fn dataframe(&self, sql: &str) -> Result<DataFrame> {
-        script_dataframe(&self.inner.ctx, sql).await
+        script_dataframe(&self.inner.ctx, &self.inner.plans, sql).await
     }
 
     /// Registers Parquet files (a file, a directory or a glob) as an ad-hoc table `name`,
@@ -323,6 +334,23 @@ impl PromoDb {
     /// The directory of a durable database; `None` in memory.
     pub fn directory(&self) -> Option<&Path> {
         self.inner.durable.as_ref().map(|d| d.dir())
+    }
+
+    /// Queries whose physical plans [`PromoDb::sql`] keeps to run again.
+    pub fn cached_plans(&self) -> usize {
+        self.inner.plans.len()
+    }
+
+    /// Queries [`PromoDb::sql`] ran from a kept plan since the database opened.
+    pub fn cached_plan_runs(&self) -> u64 {
+        self.inner.plans.reruns()
+    }
+
+    /// Forgets the plans [`PromoDb::sql`] keeps. Only needed after changing the session
+    /// directly (a function registered again under the same name): statements run
+    /// through [`PromoDb::sql`] and changes to tables and settings are seen without it.
+    pub fn clear_cached_plans(&self) {
+        self.inner.plans.clear();
     }
 
     /// The DataFusion session behind [`PromoDb::sql`], to register functions or tables of

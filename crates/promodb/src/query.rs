@@ -10,6 +10,7 @@ mod file_scan;
 mod key_lookup;
 mod keyed_aggregate;
 mod packed_sort;
+mod plan_cache;
 mod provider;
 mod segment_source;
 mod session;
@@ -18,6 +19,7 @@ mod time_range;
 
 pub(crate) use catalog::PromoSchema;
 pub(crate) use dependencies::tables_read;
+pub(crate) use plan_cache::PlanCache;
 pub use provider::PromoTable;
 pub use session::{ScriptStatement, split_statements};
 pub(crate) use session::{collect, deal_batches, new_session, run_script, script_dataframe};

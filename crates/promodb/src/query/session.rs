@@ -1,6 +1,7 @@
 //! The DataFusion session of a database, and running scripts of several statements.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -15,12 +16,14 @@ use datafusion::execution::registry::FunctionRegistry;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
-use datafusion::sql::parser::DFParser;
+use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::Statement;
 use futures::FutureExt;
 
 use super::distinct_rewrite::SingleDistinctWhereFaster;
 use super::keyed_aggregate::KeyedAggregation;
 use super::packed_sort::PackedKeySort;
+use super::plan_cache::PlanCache;
 use super::shared_subplan::ShareRepeatedAggregates;
 use crate::functions::{ExtractPlanner, ListElementRewrite};
 
@@ -95,9 +98,29 @@ pub(crate) fn new_session(target_partitions: usize) -> Result<SessionContext> {
     Ok(SessionContext::new_with_state(state))
 }
 
-/// Runs every statement of `sql` in order and returns the rows of the last one.
-pub(crate) async fn run_script(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
-    catching_panics(async { Ok(plan_script(ctx, sql).await?.collect().await?) }).await
+/// Runs every statement of `sql` in order and returns the rows of the last one. A script
+/// of one query runs from its kept plan in `plans` when there is a valid one (and keeps
+/// its plan when it may); any other script clears `plans`.
+pub(crate) async fn run_script(
+    ctx: &SessionContext,
+    plans: &PlanCache,
+    sql: &str,
+) -> Result<Vec<RecordBatch>> {
+    catching_panics(async {
+        let mut statements = DFParser::parse_sql(sql)?;
+        if statements.len() == 1
+            && statements.front().is_some_and(is_select)
+            && let Some(query) = statements.pop_front()
+        {
+            return plans.run_query(ctx, sql, query).await;
+        }
+        plans.clear();
+        let rows = plan_statements(ctx, statements).await?.collect().await;
+        // What the script changed (a table created, a setting) is in place only now.
+        plans.clear();
+        Ok(rows?)
+    })
+    .await
 }
 
 /// Runs `frame` and returns its rows, a panic caught as [`catching_panics`] does.
@@ -133,13 +156,24 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
 
 /// Runs every statement of `sql` but the last, and returns the last one as a DataFrame
 /// for further composition; a panic while they run is caught as [`catching_panics`] does.
-pub(crate) async fn script_dataframe(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
-    catching_panics(plan_script(ctx, sql)).await
+/// The statements run may change what kept plans depend on: `plans` is cleared.
+pub(crate) async fn script_dataframe(
+    ctx: &SessionContext,
+    plans: &PlanCache,
+    sql: &str,
+) -> Result<DataFrame> {
+    plans.clear();
+    let frame =
+        catching_panics(async { plan_statements(ctx, DFParser::parse_sql(sql)?).await }).await;
+    plans.clear();
+    frame
 }
 
-/// [`script_dataframe`] without the catch.
-async fn plan_script(ctx: &SessionContext, sql: &str) -> Result<DataFrame> {
-    let mut statements = DFParser::parse_sql(sql)?;
+/// Runs every statement but the last, and returns the last as a DataFrame.
+async fn plan_statements(
+    ctx: &SessionContext,
+    mut statements: VecDeque<DfStatement>,
+) -> Result<DataFrame> {
     let last = statements
         .pop_back()
         .ok_or_else(|| Error::Sql("no SQL statement was given".to_string()))?;
@@ -272,19 +306,19 @@ impl ScriptStatement {
 
 /// Splits a script into its statements.
 pub fn split_statements(sql: &str) -> Result<Vec<ScriptStatement>> {
-    use datafusion::sql::parser::Statement as DfStatement;
-    use datafusion::sql::sqlparser::ast::Statement;
     Ok(DFParser::parse_sql(sql)?
         .into_iter()
         .map(|statement| {
-            let is_query = matches!(
-                &statement,
-                DfStatement::Statement(s) if matches!(s.as_ref(), Statement::Query(_))
-            ) || matches!(statement, DfStatement::Explain(_));
+            let is_query = is_select(&statement) || matches!(statement, DfStatement::Explain(_));
             ScriptStatement {
                 sql: statement.to_string(),
                 is_query,
             }
         })
         .collect())
+}
+
+/// Whether `statement` is a `SELECT`, `WITH` or `VALUES` query.
+fn is_select(statement: &DfStatement) -> bool {
+    matches!(statement, DfStatement::Statement(s) if matches!(s.as_ref(), Statement::Query(_)))
 }

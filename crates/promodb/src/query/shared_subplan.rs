@@ -187,12 +187,13 @@ type Outcome = std::result::Result<Arc<Vec<Vec<RecordBatch>>>, Arc<DataFusionErr
 /// The output of one shared aggregation, every partition of it, as one future that
 /// every copy awaits: whichever copy polls drives it, and a copy dropped mid-way (a
 /// cancelled or finished consumer) does not stop the others or make them start over
-/// (the plan cannot run twice). One per plan is enough: DataFusion 55 plans run once (a
-/// second run of a `RepartitionExec` panics), and a plan holds the data it reads from
-/// planning on. The one exception, a recursive query's recursive term, which is re-run
-/// each iteration, reads a work table, and so is never shared.
+/// (the plan cannot run twice). One per run of the plan: a DataFusion 55 plan runs once
+/// (a second run of a `RepartitionExec` panics) unless its run state is reset, and a
+/// kept plan (`plan_cache`) runs as a fresh copy whose shared aggregations get a new
+/// result ([`SharedSubplanExec::with_result_of_run`]). A recursive query's recursive
+/// term, which is re-run each iteration, reads a work table, and so is never shared.
 #[derive(Default)]
-struct SharedResult {
+pub(crate) struct SharedResult {
     future: Mutex<Option<Shared<BoxFuture<'static, Outcome>>>>,
 }
 
@@ -242,6 +243,23 @@ impl fmt::Debug for SharedSubplanExec {
 impl DisplayAs for SharedSubplanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "SharedSubplanExec")
+    }
+}
+
+impl SharedSubplanExec {
+    /// This copy for a new run of its plan: every copy of one shared aggregation given a
+    /// new result, one per run; `results` maps the old results to the new ones of this run.
+    pub(crate) fn with_result_of_run(
+        &self,
+        results: &mut HashMap<usize, Arc<SharedResult>>,
+    ) -> Arc<dyn ExecutionPlan> {
+        let result = results
+            .entry(Arc::as_ptr(&self.result) as usize)
+            .or_default();
+        Arc::new(SharedSubplanExec {
+            input: Arc::clone(&self.input),
+            result: Arc::clone(result),
+        })
     }
 }
 

@@ -16,6 +16,7 @@ mod keyed_aggregate;
 mod latest_ts;
 mod loading;
 mod packed_sort;
+mod plan_cache;
 mod pruning;
 mod rows;
 mod rule_file;
