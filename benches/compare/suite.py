@@ -363,10 +363,13 @@ def compare(reference: Result, other: Result, ordered: bool) -> str | None:
 class PromodbCli:
     name = ENGINE_LABEL["promodb"]
 
-    def __init__(self, binary: Path, promo: Path, workdir: Path):
+    def __init__(self, binary: Path, promo: Path, workdir: Path, plan_each_run: bool = False):
         self.binary = binary
         self.promo = promo
         self.workdir = workdir
+        # Each timed run plans the query again (`--no-plan-cache`), as DuckDB's and
+        # chDB's do, instead of reusing the plan kept from the run before.
+        self.plan_each_run = plan_each_run
         self.version = subprocess.run([str(binary), "--version"], capture_output=True,
                                       text=True, check=True).stdout.strip()
 
@@ -425,8 +428,9 @@ class PromodbCli:
         """A CLI process that has loaded the tables and run the query once, and runs it
         again at each `run()`."""
         setup = self.setup_sql(query.extra, mode)
+        flags = ["--timing", "--run-on-each-line"] + (["--no-plan-cache"] if self.plan_each_run else [])
         command = self.command(query.tables, f"{setup}{query.sql['promodb']}", query.name,
-                               "--timing", "--run-on-each-line", mode=mode, extra=query.extra)
+                               *flags, mode=mode, extra=query.extra)
         statements = (2 * len(query.extra) if mode == "memory" else 0) + 1
         return PacedPromodb(command, statements)
 
@@ -783,8 +787,12 @@ def report(args: argparse.Namespace, command: str, promo: Path, gen_seconds: flo
         "the check). promodb: one `promodb sql --load ... --timing --run-on-each-line` "
         "process per query and mode (`--attach` over Parquet), which loads the tables and "
         "runs the query once, untimed, then runs it again for each line the harness writes "
-        "to its stdin and prints the time of that run (loading excluded). Ratio > 1 means promodb is slower; \"best other\" is the "
-        "faster of DuckDB and chDB.",
+        "to its stdin and prints the time of that run (loading excluded). " + (
+            "Each timed run plans the query again (`--no-plan-cache`), as DuckDB's and chDB's do. "
+            if args.plan_each_run else
+            "A run reuses the plan kept from the run before when the query may be kept "
+            "(docs/query-execution.md, \"Plan cache\"); DuckDB and chDB plan each run. ")
+        + "Ratio > 1 means promodb is slower; \"best other\" is the faster of DuckDB and chDB.",
         "",
     ]
     for mode in args.modes:
@@ -855,6 +863,9 @@ def parse_args() -> argparse.Namespace:
                         help="comma-separated subset of memory,parquet")
     parser.add_argument("--check-only", action="store_true", help="check results, time nothing")
     parser.add_argument("--skip-rss", action="store_true", help="do not measure peak RSS")
+    parser.add_argument("--plan-each-run", action="store_true",
+                        help="promodb plans the query again at each timed run (--no-plan-cache) "
+                             "instead of reusing its kept plan")
     parser.add_argument("--data-dir", type=Path, default=HERE / "data")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "suite.md")
     parser.add_argument("--rss-child", choices=["duckdb", "clickhouse"], help=argparse.SUPPRESS)
@@ -887,7 +898,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="promodb-suite-") as workdir, \
             Session(":memory:") as session:
-        promodb = PromodbCli(binary, promo, Path(workdir))
+        promodb = PromodbCli(binary, promo, Path(workdir), args.plan_each_run)
         log(f"promodb: {binary} ({promodb.version})")
         started = time.perf_counter()
         duck = {mode: DuckDBEngine(promo, mode) for mode in args.modes}

@@ -468,3 +468,30 @@ fn a_database_in_use_or_damaged_is_one_line_on_stderr() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("MANIFEST is missing"), "{err}");
 }
+
+#[test]
+fn no_plan_cache_times_runs_that_each_plan_again() {
+    let load = format!("orders={}", fixture("small/orders.csv"));
+    let output = promodb(&[
+        "sql",
+        "--load",
+        &load,
+        "--timing",
+        "--repeat",
+        "3",
+        "--no-plan-cache",
+        "--format",
+        "csv",
+        "SELECT count(*) AS n FROM orders",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "n\n8\n");
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    let refused = promodb(&["sql", "--no-plan-cache", "SELECT 1"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("required arguments"),
+        "{}",
+        stderr(&refused)
+    );
+}

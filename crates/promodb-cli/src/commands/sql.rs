@@ -82,6 +82,11 @@ pub(crate) struct SqlArgs {
     #[arg(long, requires = "timing", conflicts_with = "repeat")]
     run_on_each_line: bool,
 
+    /// With --timing: plan each run again. By default a query run again reuses its
+    /// plan while its tables are unchanged, so the runs after the first skip planning.
+    #[arg(long, requires = "timing")]
+    no_plan_cache: bool,
+
     /// The SQL to run (one or more statements separated by ';').
     #[arg(value_name = "SQL")]
     sql: Option<String>,
@@ -156,6 +161,7 @@ async fn execute(db: &PromoDb, sql: &str, args: &SqlArgs) -> anyhow::Result<Vec<
         let runs = if statement.is_query() { args.repeat } else { 1 };
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
+            forget_plans_if_asked(db, args);
             let started = Instant::now();
             last = db.sql(statement.sql()).await?;
             times.push(started.elapsed());
@@ -172,6 +178,7 @@ async fn execute(db: &PromoDb, sql: &str, args: &SqlArgs) -> anyhow::Result<Vec<
             .context("cannot read stdin")?
             > 0
         {
+            forget_plans_if_asked(db, args);
             let started = Instant::now();
             last = db.sql(statement.sql()).await?;
             eprintln!("time: {:.3} ms", started.elapsed().as_secs_f64() * 1e3);
@@ -179,6 +186,13 @@ async fn execute(db: &PromoDb, sql: &str, args: &SqlArgs) -> anyhow::Result<Vec<
         }
     }
     Ok(last)
+}
+
+/// With --no-plan-cache, forgets the kept plans, so that the next run plans again.
+fn forget_plans_if_asked(db: &PromoDb, args: &SqlArgs) {
+    if args.no_plan_cache {
+        db.clear_cached_plans();
+    }
 }
 
 fn median(times: &mut [Duration]) -> Duration {

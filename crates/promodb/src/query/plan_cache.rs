@@ -40,12 +40,14 @@ use datafusion::execution::context::{SessionContext, SessionState};
 use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::AggregateExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::sql::parser::Statement;
 
 use super::dependencies::tables_read;
 use super::file_scan::unchanged;
 use super::provider::PromoTable;
+use super::session::execute_planned;
 use super::shared_subplan::{SharedResult, SharedSubplanExec};
 use crate::error::{Error, Result};
 use crate::schema::Table;
@@ -61,12 +63,19 @@ const FIRST_LATE_RULE: &str = "FilterPushdown(Post)";
 
 type Rules = Vec<Arc<dyn PhysicalOptimizerRule + Send + Sync>>;
 
+/// A table a kept plan names: the name, its provider, and for an in-memory table the
+/// fingerprint of its rows.
+type Name = (TableReference, Arc<dyn TableProvider>, Option<Vec<usize>>);
+
 /// The kept plans of one database.
 #[derive(Debug)]
 pub(crate) struct PlanCache {
     plans: Mutex<VecDeque<KeptPlan>>,
     /// Runs from a kept plan.
     reruns: AtomicU64,
+    /// Times the plans were forgotten: a plan made while a statement cleared them is
+    /// not kept (it may have read what the statement changed).
+    clears: AtomicU64,
     changes: Arc<Changes>,
     stores: Vec<Arc<TableStore>>,
 }
@@ -79,8 +88,9 @@ struct KeptPlan {
     plan: Arc<dyn ExecutionPlan>,
     /// The session settings it was planned with.
     settings: Arc<ConfigOptions>,
-    /// Each table the query names, and the provider it resolved to.
-    names: Vec<(TableReference, Arc<dyn TableProvider>)>,
+    /// Each table the query names, the provider it resolved to, and for an in-memory
+    /// table, what its rows were (`memory_fingerprint`).
+    names: Vec<Name>,
     /// The canonical tables it reads, with their append counters before planning.
     versions: Vec<(Table, u64)>,
 }
@@ -91,6 +101,7 @@ impl PlanCache {
         PlanCache {
             plans: Mutex::new(VecDeque::new()),
             reruns: AtomicU64::new(0),
+            clears: AtomicU64::new(0),
             changes,
             stores,
         }
@@ -98,7 +109,9 @@ impl PlanCache {
 
     /// Forgets every plan (after a statement that may change what they depend on).
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut plans = self.lock();
+        plans.clear();
+        self.clears.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Plans kept now.
@@ -126,17 +139,32 @@ impl PlanCache {
         let state = ctx.state();
         let (early, late) = split_rules(&state)?;
         if let Some(kept) = self.valid_plan(ctx, &state, sql).await? {
+            let rows = run(fresh_copy(&kept)?, &late, &state).await?;
             self.reruns.fetch_add(1, Ordering::Relaxed);
-            return run(fresh_copy(&kept)?, &late, &state).await;
+            return Ok(rows);
         }
+        let clears = self.clears.load(Ordering::SeqCst);
         let versions = self.changes.versions();
         let logical = state.statement_to_plan(statement).await?;
+        if !is_query_plan(&logical) {
+            // `SELECT ... INTO t` parses as a query and plans as `CREATE TABLE`.
+            self.clear();
+            let rows = match execute_planned(ctx, logical).await {
+                Ok(frame) => frame.collect().await.map_err(Error::from),
+                Err(error) => Err(error),
+            };
+            self.clear();
+            return rows;
+        }
         let analyzed = state.analyzer().execute_and_check(
             logical.clone(),
             state.config_options(),
             |_, _| {},
         )?;
-        let names = replayable_names(&logical, &analyzed);
+        let names = match replayable_names(&logical, &analyzed) {
+            Some(names) => Some(with_fingerprints(names).await),
+            None => None,
+        };
         let optimized = state.optimizer().optimize(analyzed, &state, |_, _| {})?;
         let Some(names) = names else {
             let plan = state
@@ -153,13 +181,16 @@ impl PlanCache {
             .create_physical_plan(&optimized, &early_state)
             .await?;
         let read = tables_read(&logical);
-        self.keep(KeptPlan {
-            sql: sql.to_string(),
-            plan: Arc::clone(&plan),
-            settings: Arc::clone(state.config().options()),
-            names,
-            versions: read.iter().map(|&t| (t, versions[t as usize])).collect(),
-        });
+        self.keep(
+            KeptPlan {
+                sql: sql.to_string(),
+                plan: Arc::clone(&plan),
+                settings: Arc::clone(state.config().options()),
+                names,
+                versions: read.iter().map(|&t| (t, versions[t as usize])).collect(),
+            },
+            clears,
+        );
         run(fresh_copy(&plan)?, &late, &state).await
     }
 
@@ -204,26 +235,31 @@ impl PlanCache {
         {
             return Ok(false);
         }
-        for (name, provider) in &kept.names {
+        for (name, provider, fingerprint) in &kept.names {
             let Ok(now) = ctx.table_provider(name.clone()).await else {
                 return Ok(false);
             };
-            if !same_table(provider, &now) {
+            if !same_table(provider, &now) || memory_fingerprint(provider).await != *fingerprint {
                 return Ok(false);
             }
         }
-        // A file that changed on disk fails the query, as planning it again would.
+        // A file changed on disk: planning again fails if it reads the file, and skips
+        // it if the query's filters rule it out.
         for &(table, _) in &kept.versions {
             let snapshot = self.stores[table as usize].snapshot()?;
-            for file in snapshot.files() {
-                unchanged(file)?;
+            if snapshot.files().iter().any(|file| unchanged(file).is_err()) {
+                return Ok(false);
             }
         }
         Ok(true)
     }
 
-    fn keep(&self, plan: KeptPlan) {
+    /// Keeps `plan`, unless the plans were forgotten since `clears` was read.
+    fn keep(&self, plan: KeptPlan, clears: u64) {
         let mut plans = self.lock();
+        if self.clears.load(Ordering::SeqCst) != clears {
+            return;
+        }
         plans.retain(|p| p.sql != plan.sql);
         if plans.len() == CAPACITY {
             plans.pop_front();
@@ -252,6 +288,49 @@ async fn run(
         plan = rule.optimize_with_context(plan, state)?;
     }
     Ok(collect(plan, Arc::new(TaskContext::from(state))).await?)
+}
+
+/// Whether `plan` is a query (and not a statement that the SQL parser saw as one).
+fn is_query_plan(plan: &LogicalPlan) -> bool {
+    !matches!(
+        plan,
+        LogicalPlan::Ddl(_)
+            | LogicalPlan::Dml(_)
+            | LogicalPlan::Statement(_)
+            | LogicalPlan::Copy(_)
+            | LogicalPlan::DescribeTable(_)
+            | LogicalPlan::Explain(_)
+            | LogicalPlan::Analyze(_)
+    )
+}
+
+/// `names` with the fingerprint of each in-memory table's rows.
+async fn with_fingerprints(names: Vec<(TableReference, Arc<dyn TableProvider>)>) -> Vec<Name> {
+    let mut printed = Vec::with_capacity(names.len());
+    for (name, provider) in names {
+        let fingerprint = memory_fingerprint(&provider).await;
+        printed.push((name, provider, fingerprint));
+    }
+    printed
+}
+
+/// For an in-memory table, which rows it holds: per partition, the number of batches
+/// and the address of each batch's first column. `INSERT` adds batches, `UPDATE` and
+/// `DELETE` replace them, wherever they are run from (the session, a DataFrame).
+async fn memory_fingerprint(provider: &Arc<dyn TableProvider>) -> Option<Vec<usize>> {
+    let table = provider.downcast_ref::<MemTable>()?;
+    let mut fingerprint = Vec::new();
+    for partition in &table.batches {
+        let batches = partition.read().await;
+        fingerprint.push(batches.len());
+        fingerprint.extend(batches.iter().map(|batch| {
+            batch
+                .columns()
+                .first()
+                .map_or(0, |column| Arc::as_ptr(column) as *const () as usize)
+        }));
+    }
+    Some(fingerprint)
 }
 
 /// Whether the provider a name resolved to at planning is still the one it resolves to:
@@ -318,14 +397,18 @@ fn kept_provider(provider: &Arc<dyn TableProvider>) -> bool {
 }
 
 /// Whether `expr` gives the same value in every run of a plan made once: no placeholder,
-/// no stable or volatile function but `latest_ts`.
+/// no scalar subquery, no stable or volatile function but `latest_ts` of literal names.
 fn fixed_once_planned(expr: &Expr) -> bool {
     match expr {
-        Expr::ScalarFunction(call) => {
-            call.func.signature().volatility == Volatility::Immutable
-                || call.func.name() == "latest_ts"
+        // Only literal table names are followed (`tables_read`); a name computed by an
+        // expression would be folded unseen.
+        Expr::ScalarFunction(call) if call.func.name() == "latest_ts" => {
+            call.args.iter().all(|arg| matches!(arg, Expr::Literal(..)))
         }
-        Expr::Placeholder(_) => false,
+        Expr::ScalarFunction(call) => call.func.signature().volatility == Volatility::Immutable,
+        // An uncorrelated scalar subquery runs once per run into a result holder that
+        // every copy of the plan shares: two runs at once would clear each other's.
+        Expr::ScalarSubquery(_) | Expr::Placeholder(_) => false,
         _ => true,
     }
 }
@@ -341,6 +424,15 @@ fn fresh_copy(plan: &Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
             return Ok(Transformed::yes(
                 shared.with_result_of_run(&mut shared_results),
             ));
+        }
+        if let Some(sort) = node.downcast_ref::<SortExec>()
+            && sort.fetch().is_none()
+        {
+            // Its reset gives it a top-k filter, which a sort without a limit never
+            // updates but which the late pushdown would still hand to the scans.
+            let fresh = SortExec::new(sort.expr().clone(), Arc::clone(sort.input()))
+                .with_preserve_partitioning(sort.preserve_partitioning());
+            return Ok(Transformed::yes(Arc::new(fresh) as Arc<dyn ExecutionPlan>));
         }
         if let Some(aggregate) = node.downcast_ref::<AggregateExec>()
             && !aggregate.dynamic_expressions_produced().is_empty()

@@ -179,17 +179,21 @@ async fn plan_statements(
         .ok_or_else(|| Error::Sql("no SQL statement was given".to_string()))?;
     for statement in statements {
         let plan = ctx.state().statement_to_plan(statement).await?;
-        refuse_canonical_ddl(&plan)?;
-        let created = created_table(&plan);
-        ctx.execute_logical_plan(plan).await?.collect().await?;
-        spread_created_table(ctx, created).await?;
+        execute_planned(ctx, plan).await?.collect().await?;
     }
     let plan = ctx.state().statement_to_plan(last).await?;
+    execute_planned(ctx, plan).await
+}
+
+/// Runs a planned statement: DDL and settings at once (canonical tables and built-in
+/// views refused, a created table spread over the partitions), a query or DML as the
+/// DataFrame returned.
+pub(super) async fn execute_planned(ctx: &SessionContext, plan: LogicalPlan) -> Result<DataFrame> {
     refuse_canonical_ddl(&plan)?;
     let created = created_table(&plan);
-    let last = ctx.execute_logical_plan(plan).await?;
+    let frame = ctx.execute_logical_plan(plan).await?;
     spread_created_table(ctx, created).await?;
-    Ok(last)
+    Ok(frame)
 }
 
 /// The table a `CREATE TABLE ... AS` plan creates (DDL runs when the plan is executed).
@@ -318,7 +322,8 @@ pub fn split_statements(sql: &str) -> Result<Vec<ScriptStatement>> {
         .collect())
 }
 
-/// Whether `statement` is a `SELECT`, `WITH` or `VALUES` query.
+/// Whether `statement` is a `SELECT`, `WITH` or `VALUES` query (a `SELECT ... INTO`
+/// creates a table, and is checked again once planned).
 fn is_select(statement: &DfStatement) -> bool {
     matches!(statement, DfStatement::Statement(s) if matches!(s.as_ref(), Statement::Query(_)))
 }
