@@ -5,7 +5,8 @@
 #
 #   benches/compare/run.sh [--out FILE] [--append-runs N] ...
 #   benches/compare/run.sh funnel [--out FILE]
-#   benches/compare/run.sh suite [--only REGEX] [--modes memory,parquet] [--check-only] [--out FILE]
+#   benches/compare/run.sh suite [--only REGEX] [--modes memory,parquet] [--check-only]
+#                                [--plan-each-run] [--skip-rss] [--out FILE]
 #
 # Env: ROWS (orders rows, or user_events rows for funnel, default 10000000), APPEND_ROWS
 # (user_events rows, default ROWS), USERS (funnel only, default 500000), SCALE (suite only:

@@ -495,3 +495,19 @@ fn no_plan_cache_times_runs_that_each_plan_again() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn select_into_creates_its_table_once_under_repeat() {
+    // It parses as a query but creates a table: not repeated, so no "already exists".
+    let output = promodb(&[
+        "sql",
+        "--timing",
+        "--repeat",
+        "3",
+        "--format",
+        "csv",
+        "SELECT 1 AS x INTO once; SELECT count(*) AS n FROM once",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "n\n1\n");
+}

@@ -2,9 +2,11 @@
 //! panels, several people opening the same dashboard), kept and run again while nothing
 //! they were planned from has changed.
 //!
-//! Planning a suite query takes 2-11 ms in DataFusion 55 (SQL to logical plan, the
-//! analyzer and optimizer, the physical planner and optimizer: 7.7 ms of the ~35 ms of
-//! the stock-risk query, docs/benchmarks.md). A repeated query skips all of it: its plan
+//! Planning in DataFusion 55 (SQL to logical plan, the analyzer and optimizer, the
+//! physical planner and optimizer) is a large share of a short query: the stock-risk
+//! query over Parquet takes 29 ms from a kept plan and 36 ms planned each run, a
+//! channel ROAS 9 ms and 16-19 (docs/benchmarks.md, "Session 20"). A repeated query
+//! skips all of it: its plan
 //! is kept as it stands before DataFusion's late filter pushdown, and each run takes a
 //! fresh copy of it (`fresh_copy`: every node's run state reset, the copies of a shared
 //! aggregation sharing one new result), then runs the late rules on that copy, so that
@@ -315,20 +317,21 @@ async fn with_fingerprints(names: Vec<(TableReference, Arc<dyn TableProvider>)>)
 }
 
 /// For an in-memory table, which rows it holds: per partition, the number of batches
-/// and the address of each batch's first column. `INSERT` adds batches, `UPDATE` and
-/// `DELETE` replace them, wherever they are run from (the session, a DataFrame).
+/// and the address of each column of each batch. `INSERT` adds batches, `DELETE`
+/// replaces them, `UPDATE` replaces the columns it sets, wherever they are run from
+/// (the session, a DataFrame).
 async fn memory_fingerprint(provider: &Arc<dyn TableProvider>) -> Option<Vec<usize>> {
     let table = provider.downcast_ref::<MemTable>()?;
     let mut fingerprint = Vec::new();
     for partition in &table.batches {
         let batches = partition.read().await;
         fingerprint.push(batches.len());
-        fingerprint.extend(batches.iter().map(|batch| {
-            batch
-                .columns()
-                .first()
-                .map_or(0, |column| Arc::as_ptr(column) as *const () as usize)
-        }));
+        fingerprint.extend(
+            batches
+                .iter()
+                .flat_map(|batch| batch.columns())
+                .map(|column| Arc::as_ptr(column) as *const () as usize),
+        );
     }
     Some(fingerprint)
 }

@@ -17,7 +17,7 @@ use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
 use futures::FutureExt;
 
 use super::distinct_rewrite::SingleDistinctWhereFaster;
@@ -322,8 +322,14 @@ pub fn split_statements(sql: &str) -> Result<Vec<ScriptStatement>> {
         .collect())
 }
 
-/// Whether `statement` is a `SELECT`, `WITH` or `VALUES` query (a `SELECT ... INTO`
-/// creates a table, and is checked again once planned).
+/// Whether `statement` is a `SELECT`, `WITH` or `VALUES` query, and not a
+/// `SELECT ... INTO`, which creates a table (a kept plan checks its plan again).
 fn is_select(statement: &DfStatement) -> bool {
-    matches!(statement, DfStatement::Statement(s) if matches!(s.as_ref(), Statement::Query(_)))
+    let DfStatement::Statement(statement) = statement else {
+        return false;
+    };
+    let Statement::Query(query) = statement.as_ref() else {
+        return false;
+    };
+    !matches!(query.body.as_ref(), SetExpr::Select(select) if select.into.is_some())
 }

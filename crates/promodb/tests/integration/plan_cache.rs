@@ -204,6 +204,27 @@ fn replaced_tables_and_statements_that_change_things_replan() {
     assert_eq!(db.cached_plans(), 1);
     runtime.block_on(insert.collect()).unwrap();
     assert!(rows(&db, sql).contains("| 117 "), "{}", rows(&db, sql));
+    // An UPDATE replaces only the columns it sets: the second one here.
+    let pairs = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("v", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        pairs,
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2])),
+            Arc::new(Int64Array::from(vec![10, 20])),
+        ],
+    )
+    .unwrap();
+    db.register_batches("pairs", vec![batch]).unwrap();
+    let total = "SELECT sum(v) AS total FROM pairs";
+    let update = runtime
+        .block_on(db.dataframe("UPDATE pairs SET v = 0 WHERE k = 2"))
+        .unwrap();
+    assert!(rows(&db, total).contains("| 30 "), "{}", rows(&db, total));
+    runtime.block_on(update.collect()).unwrap();
+    assert!(rows(&db, total).contains("| 10 "), "{}", rows(&db, total));
     // `SELECT ... INTO` parses as a query and creates a table: it runs as DDL.
     query(&db, "SELECT v * 2 AS w INTO doubled FROM numbers").unwrap();
     assert_eq!(db.cached_plans(), 0);
