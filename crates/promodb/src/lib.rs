@@ -48,6 +48,8 @@ mod prefetch;
 pub mod query;
 pub mod schema;
 pub mod storage;
+#[cfg(test)]
+mod test_random;
 pub mod views;
 
 pub use builder::PromoDbBuilder;

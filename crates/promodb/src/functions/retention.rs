@@ -255,16 +255,7 @@ impl Regroup for RetentionGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A xorshift generator: reproducible random values without a dependency.
-    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-        move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        }
-    }
+    use crate::test_random::xorshift;
 
     /// Each group's mask computed row by row, as the definition reads.
     fn masks_by_definition(

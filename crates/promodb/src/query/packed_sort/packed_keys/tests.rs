@@ -1,4 +1,5 @@
 use super::*;
+use crate::test_random::xorshift;
 
 use std::sync::Arc;
 
@@ -7,16 +8,6 @@ use datafusion::arrow::array::{
     Int64Array, TimestampMicrosecondArray, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::compute::lexsort_to_indices;
-
-/// A xorshift generator: reproducible random values without a dependency.
-fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
-    move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    }
-}
 
 /// The order arrow's lexicographic sort gives, ties broken by row index.
 fn arrow_order(columns: &[SortColumn]) -> Vec<u32> {
